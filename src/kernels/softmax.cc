@@ -1,0 +1,119 @@
+// Softmax, LogSoftmax and Softmin over the middle axis of [outer, dim, inner].
+// float with inner == 1 (a contiguous last dim) runs the SIMD row kernels; other layouts, double, and
+// reference mode run the scalar code below (double accumulation, vectorizable over inner).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/activation_kernels.h"
+
+namespace actlab::kernels {
+namespace internal {
+void simd_softmax_row(int kind, const float* x, float* y, int64_t n);
+void simd_softmax_backward_row(int kind, const float* g, const float* y, float* gx, int64_t n);
+}  // namespace internal
+
+namespace {
+// Scalar forward for one outer slice of dim * inner elements.
+template <class T>
+void softmax_slice(SoftmaxKind kind, const T* x, T* y, int64_t dim, int64_t inner, std::vector<double>& mx,
+                   std::vector<double>& sum) {
+  const double sign = kind == SoftmaxKind::Softmin ? -1.0 : 1.0;
+  mx.assign(inner, -std::numeric_limits<double>::infinity());
+  sum.assign(inner, 0.0);
+  for (int64_t k = 0; k < dim; ++k)
+    for (int64_t i = 0; i < inner; ++i) mx[i] = std::max(mx[i], sign * static_cast<double>(x[k * inner + i]));
+  for (int64_t k = 0; k < dim; ++k)
+    for (int64_t i = 0; i < inner; ++i) sum[i] += std::exp(sign * static_cast<double>(x[k * inner + i]) - mx[i]);
+  if (kind == SoftmaxKind::LogSoftmax) {
+    for (int64_t i = 0; i < inner; ++i) sum[i] = mx[i] + std::log(sum[i]);
+    for (int64_t k = 0; k < dim; ++k)
+      for (int64_t i = 0; i < inner; ++i) y[k * inner + i] = static_cast<T>(static_cast<double>(x[k * inner + i]) - sum[i]);
+  } else {
+    for (int64_t k = 0; k < dim; ++k)
+      for (int64_t i = 0; i < inner; ++i)
+        y[k * inner + i] = static_cast<T>(std::exp(sign * static_cast<double>(x[k * inner + i]) - mx[i]) / sum[i]);
+  }
+}
+
+template <class T>
+void softmax_backward_slice(SoftmaxKind kind, const T* g, const T* y, T* gx, int64_t dim, int64_t inner,
+                            std::vector<double>& acc) {
+  acc.assign(inner, 0.0);
+  if (kind == SoftmaxKind::LogSoftmax) {
+    for (int64_t k = 0; k < dim; ++k)
+      for (int64_t i = 0; i < inner; ++i) acc[i] += static_cast<double>(g[k * inner + i]);
+    for (int64_t k = 0; k < dim; ++k)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t j = k * inner + i;
+        gx[j] = static_cast<T>(static_cast<double>(g[j]) - std::exp(static_cast<double>(y[j])) * acc[i]);
+      }
+    return;
+  }
+  const double sign = kind == SoftmaxKind::Softmin ? -1.0 : 1.0;
+  for (int64_t k = 0; k < dim; ++k)
+    for (int64_t i = 0; i < inner; ++i) acc[i] += static_cast<double>(g[k * inner + i]) * y[k * inner + i];
+  for (int64_t k = 0; k < dim; ++k)
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t j = k * inner + i;
+      gx[j] = static_cast<T>(sign * static_cast<double>(y[j]) * (static_cast<double>(g[j]) - acc[i]));
+    }
+}
+
+bool parallel(int64_t outer, int64_t dim, int64_t inner) {
+  return outer > 1 && outer * dim * inner >= kParallelThreshold;
+}
+
+template <class T>
+void scalar_forward(SoftmaxKind kind, const T* x, T* y, int64_t outer, int64_t dim, int64_t inner) {
+#pragma omp parallel if (parallel(outer, dim, inner))
+  {
+    std::vector<double> mx, sum;
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < outer; ++o)
+      softmax_slice(kind, x + o * dim * inner, y + o * dim * inner, dim, inner, mx, sum);
+  }
+}
+template <class T>
+void scalar_backward(SoftmaxKind kind, const T* g, const T* y, T* gx, int64_t outer, int64_t dim, int64_t inner) {
+#pragma omp parallel if (parallel(outer, dim, inner))
+  {
+    std::vector<double> acc;
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < outer; ++o) {
+      const int64_t off = o * dim * inner;
+      softmax_backward_slice(kind, g + off, y + off, gx + off, dim, inner, acc);
+    }
+  }
+}
+}  // namespace
+
+void softmax_forward(SoftmaxKind kind, const float* x, float* y, int64_t outer, int64_t dim, int64_t inner) {
+  if (outer <= 0 || dim <= 0 || inner <= 0) return;
+  if (inner != 1 || reference_kernels()) return scalar_forward(kind, x, y, outer, dim, inner);
+#pragma omp parallel for schedule(static) if (parallel(outer, dim, inner))
+  for (int64_t o = 0; o < outer; ++o) internal::simd_softmax_row(static_cast<int>(kind), x + o * dim, y + o * dim, dim);
+}
+void softmax_forward(SoftmaxKind kind, const double* x, double* y, int64_t outer, int64_t dim, int64_t inner) {
+  if (outer <= 0 || dim <= 0 || inner <= 0) return;
+  scalar_forward(kind, x, y, outer, dim, inner);
+}
+
+void softmax_backward(SoftmaxKind kind, const float* grad_out, const float* y, float* grad_in, int64_t outer,
+                      int64_t dim, int64_t inner) {
+  if (outer <= 0 || dim <= 0 || inner <= 0) return;
+  if (inner != 1 || reference_kernels()) return scalar_backward(kind, grad_out, y, grad_in, outer, dim, inner);
+#pragma omp parallel for schedule(static) if (parallel(outer, dim, inner))
+  for (int64_t o = 0; o < outer; ++o)
+    internal::simd_softmax_backward_row(static_cast<int>(kind), grad_out + o * dim, y + o * dim, grad_in + o * dim,
+                                        dim);
+}
+void softmax_backward(SoftmaxKind kind, const double* grad_out, const double* y, double* grad_in, int64_t outer,
+                      int64_t dim, int64_t inner) {
+  if (outer <= 0 || dim <= 0 || inner <= 0) return;
+  scalar_backward(kind, grad_out, y, grad_in, outer, dim, inner);
+}
+
+}  // namespace actlab::kernels

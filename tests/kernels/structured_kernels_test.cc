@@ -1,0 +1,191 @@
+// Softmax family, GLU and PReLU kernels against straightforward double loops and finite differences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/activation_kernels.h"
+
+namespace actlab::kernels {
+namespace {
+
+std::vector<double> rand_vec(size_t n, uint32_t seed, double lo = -5, double hi = 5) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<double> v(n);
+  for (auto& x : v) x = static_cast<float>(u(rng));  // float-representable
+  return v;
+}
+std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+
+// Plain double softmax of sign * x along dim.
+double ref_softmax(SoftmaxKind kind, const std::vector<double>& x, int64_t o, int64_t k, int64_t i, int64_t dim,
+                   int64_t inner) {
+  const double s = kind == SoftmaxKind::Softmin ? -1 : 1;
+  double m = -INFINITY, sum = 0;
+  for (int64_t j = 0; j < dim; ++j) m = std::max(m, s * x[(o * dim + j) * inner + i]);
+  for (int64_t j = 0; j < dim; ++j) sum += std::exp(s * x[(o * dim + j) * inner + i] - m);
+  const double v = s * x[(o * dim + k) * inner + i] - m;
+  return kind == SoftmaxKind::LogSoftmax ? v - std::log(sum) : std::exp(v) / sum;
+}
+
+struct Shape {
+  int64_t outer, dim, inner;
+};
+const Shape kShapes[] = {{1, 1, 1}, {3, 7, 1}, {2, 17, 1}, {5, 33, 1}, {4, 1000, 1}, {64, 1024, 1},
+                         {2, 5, 3}, {3, 10, 16}, {1, 4, 9999}};
+const SoftmaxKind kKinds[] = {SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax, SoftmaxKind::Softmin};
+
+TEST(KernelSoftmax, ForwardMatchesDoubleAndSumsToOne) {
+  for (bool ref : {false, true}) {
+    set_reference_kernels(ref);
+    for (const Shape& s : kShapes)
+      for (SoftmaxKind kind : kKinds) {
+        const size_t n = static_cast<size_t>(s.outer * s.dim * s.inner);
+        const auto xd = rand_vec(n, static_cast<uint32_t>(n), -20, 20);
+        const auto x = to_float(xd);
+        std::vector<float> y(n);
+        std::vector<double> yd(n);
+        softmax_forward(kind, x.data(), y.data(), s.outer, s.dim, s.inner);
+        softmax_forward(kind, xd.data(), yd.data(), s.outer, s.dim, s.inner);
+        for (int64_t o = 0; o < s.outer; ++o)
+          for (int64_t i = 0; i < s.inner; ++i) {
+            double sum = 0;
+            for (int64_t k = 0; k < s.dim; ++k) {
+              const size_t j = static_cast<size_t>((o * s.dim + k) * s.inner + i);
+              const double want = ref_softmax(kind, xd, o, k, i, s.dim, s.inner);
+              ASSERT_NEAR(yd[j], want, 1e-12 * (1 + std::fabs(want)));
+              ASSERT_NEAR(y[j], want, 2e-6 * (1 + std::fabs(want))) << "dim " << s.dim << " inner " << s.inner;
+              sum += kind == SoftmaxKind::LogSoftmax ? std::exp(static_cast<double>(y[j])) : y[j];
+            }
+            ASSERT_NEAR(sum, 1.0, 1e-5);
+          }
+      }
+  }
+  set_reference_kernels(false);
+}
+
+TEST(KernelSoftmax, StableForLargeInputs) {
+  const std::vector<float> x = {1000.0f, 1001.0f, -1000.0f, 3e38f};
+  std::vector<float> y(4);
+  softmax_forward(SoftmaxKind::Softmax, x.data(), y.data(), 1, 3, 1);
+  EXPECT_NEAR(y[0], 1 / (1 + std::exp(1.0)), 1e-6);
+  EXPECT_NEAR(y[1], 1 / (1 + std::exp(-1.0)), 1e-6);
+  EXPECT_EQ(y[2], 0.0f);
+  softmax_forward(SoftmaxKind::LogSoftmax, x.data(), y.data(), 1, 4, 1);
+  EXPECT_NEAR(y[3], 0.0f, 1e-6);
+  EXPECT_TRUE(std::isfinite(y[0]));
+}
+
+TEST(KernelSoftmax, BackwardMatchesFiniteDifferences) {
+  for (const Shape& s : {Shape{2, 5, 1}, Shape{3, 17, 1}, Shape{2, 4, 3}})
+    for (SoftmaxKind kind : kKinds) {
+      const size_t n = static_cast<size_t>(s.outer * s.dim * s.inner);
+      const auto x = rand_vec(n, 11, -3, 3);
+      const auto g = rand_vec(n, 12, -1, 1);
+      std::vector<double> y(n), gx(n), yp(n), ym(n);
+      softmax_forward(kind, x.data(), y.data(), s.outer, s.dim, s.inner);
+      softmax_backward(kind, g.data(), y.data(), gx.data(), s.outer, s.dim, s.inner);
+      const double h = 1e-6;
+      for (size_t j = 0; j < n; ++j) {
+        auto xp = x, xm = x;
+        xp[j] += h;
+        xm[j] -= h;
+        softmax_forward(kind, xp.data(), yp.data(), s.outer, s.dim, s.inner);
+        softmax_forward(kind, xm.data(), ym.data(), s.outer, s.dim, s.inner);
+        double fd = 0;
+        for (size_t k = 0; k < n; ++k) fd += g[k] * (yp[k] - ym[k]) / (2 * h);
+        ASSERT_NEAR(gx[j], fd, 1e-7) << "kind " << static_cast<int>(kind) << " j " << j;
+      }
+      // float (SIMD for inner == 1) against the double backward.
+      std::vector<float> yf = to_float(y), gf = to_float(g), gxf(n);
+      softmax_backward(kind, gf.data(), yf.data(), gxf.data(), s.outer, s.dim, s.inner);
+      for (size_t j = 0; j < n; ++j) ASSERT_NEAR(gxf[j], gx[j], 1e-5 * (1 + std::fabs(gx[j])));
+    }
+}
+
+TEST(KernelSoftmax, FloatBackwardLargeRows) {
+  const int64_t outer = 8, dim = 4099;
+  const size_t n = static_cast<size_t>(outer * dim);
+  const auto xd = rand_vec(n, 21), gd = rand_vec(n, 22, -1, 1);
+  for (SoftmaxKind kind : kKinds) {
+    std::vector<double> yd(n), gxd(n);
+    softmax_forward(kind, xd.data(), yd.data(), outer, dim, 1);
+    softmax_backward(kind, gd.data(), yd.data(), gxd.data(), outer, dim, 1);
+    auto yf = to_float(yd), gf = to_float(gd);
+    std::vector<float> gxf(n);
+    softmax_backward(kind, gf.data(), yf.data(), gxf.data(), outer, dim, 1);
+    for (size_t j = 0; j < n; ++j) ASSERT_NEAR(gxf[j], gxd[j], 2e-5 * (1 + std::fabs(gxd[j])));
+  }
+}
+
+double sigmoid(double v) { return 1 / (1 + std::exp(-v)); }
+
+TEST(KernelGlu, MatchesLoops) {
+  for (bool ref : {false, true}) {
+    set_reference_kernels(ref);
+    for (const Shape& s : {Shape{1, 1, 1}, Shape{3, 5, 1}, Shape{2, 7, 3}, Shape{4, 9000, 2}}) {
+      const int64_t half = s.dim;
+      const size_t nin = static_cast<size_t>(s.outer * 2 * half * s.inner), nout = nin / 2;
+      const auto xd = rand_vec(nin, 5, -30, 30), gd = rand_vec(nout, 6, -1, 1);
+      const auto x = to_float(xd), g = to_float(gd);
+      std::vector<float> y(nout), gi(nin);
+      std::vector<double> ydd(nout), gid(nin);
+      glu_forward(x.data(), y.data(), s.outer, half, s.inner);
+      glu_backward(g.data(), x.data(), gi.data(), s.outer, half, s.inner);
+      glu_forward(xd.data(), ydd.data(), s.outer, half, s.inner);
+      glu_backward(gd.data(), xd.data(), gid.data(), s.outer, half, s.inner);
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t h = 0; h < half; ++h)
+          for (int64_t i = 0; i < s.inner; ++i) {
+            const size_t ia = static_cast<size_t>((o * 2 * half + h) * s.inner + i);
+            const size_t ib = static_cast<size_t>((o * 2 * half + half + h) * s.inner + i);
+            const size_t iy = static_cast<size_t>((o * half + h) * s.inner + i);
+            const double sb = sigmoid(xd[ib]);
+            const double wy = xd[ia] * sb, wa = gd[iy] * sb, wb = gd[iy] * xd[ia] * sb * sigmoid(-xd[ib]);
+            ASSERT_NEAR(ydd[iy], wy, 1e-12 * (1 + std::fabs(wy)));
+            ASSERT_NEAR(gid[ia], wa, 1e-12);
+            ASSERT_NEAR(gid[ib], wb, 1e-12 * (1 + std::fabs(wb)));
+            ASSERT_NEAR(y[iy], wy, 4e-7 * std::fabs(wy) + 1e-30);
+            ASSERT_NEAR(gi[ia], wa, 4e-7 * std::fabs(wa) + 1e-30);
+            ASSERT_NEAR(gi[ib], wb, 6e-7 * std::fabs(wb) + 1e-30);
+          }
+    }
+  }
+  set_reference_kernels(false);
+}
+
+TEST(KernelPrelu, MatchesLoops) {
+  for (const Shape& s : {Shape{1, 1, 5}, Shape{2, 3, 4}, Shape{4, 16, 1000}, Shape{2, 1, 40000}}) {
+    const size_t n = static_cast<size_t>(s.outer * s.dim * s.inner);
+    const auto xd = rand_vec(n, 7), gd = rand_vec(n, 8, -1, 1), ad = rand_vec(static_cast<size_t>(s.dim), 9, -1, 1);
+    const auto x = to_float(xd), g = to_float(gd), a = to_float(ad);
+    std::vector<float> y(n), gi(n), gs(static_cast<size_t>(s.dim), 123.0f);
+    std::vector<double> want_gs(static_cast<size_t>(s.dim), 0.0);
+    prelu_forward(x.data(), a.data(), y.data(), s.outer, s.dim, s.inner);
+    prelu_backward(g.data(), x.data(), a.data(), gi.data(), gs.data(), s.outer, s.dim, s.inner);
+    std::vector<double> yd(n), gid(n), gsd(static_cast<size_t>(s.dim), 5.0);
+    prelu_forward(xd.data(), ad.data(), yd.data(), s.outer, s.dim, s.inner);
+    prelu_backward(gd.data(), xd.data(), ad.data(), gid.data(), gsd.data(), s.outer, s.dim, s.inner);
+    for (int64_t o = 0; o < s.outer; ++o)
+      for (int64_t c = 0; c < s.dim; ++c)
+        for (int64_t i = 0; i < s.inner; ++i) {
+          const size_t j = static_cast<size_t>((o * s.dim + c) * s.inner + i);
+          const float wy = x[j] > 0 ? x[j] : a[c] * x[j];
+          const float wg = x[j] > 0 ? g[j] : a[c] * g[j];
+          ASSERT_EQ(y[j], wy);
+          ASSERT_EQ(gi[j], wg);
+          ASSERT_EQ(yd[j], xd[j] > 0 ? xd[j] : ad[c] * xd[j]);
+          want_gs[c] += x[j] > 0 ? 0.0 : xd[j] * gd[j];
+        }
+    for (int64_t c = 0; c < s.dim; ++c) {
+      EXPECT_NEAR(gs[c], want_gs[c], 1e-6 * (1 + std::fabs(want_gs[c])));  // overwritten, not accumulated
+      EXPECT_NEAR(gsd[c], want_gs[c], 1e-9 * (1 + std::fabs(want_gs[c])));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace actlab::kernels
