@@ -14,6 +14,8 @@ using Action = std::function<int()>;
 
 void add_eval(CLI::App& app, Action& action);
 void add_bench(CLI::App& app, Action& action);
+void add_list(CLI::App& app, Action& action);
+std::string activation_table_markdown();
 
 // .npy <-> Tensor
 Tensor load_npy_tensor(const std::string& path);

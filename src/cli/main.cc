@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   cli::Action action;
   cli::add_eval(app, action);
   cli::add_bench(app, action);
+  cli::add_list(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -144,3 +144,13 @@ TEST(CliBench, WritesTheJsonItPromises) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   expect_one_error_line(run_cli("bench --ops Nope"), "unknown activation 'Nope'");
 }
+
+TEST(CliList, DocsTableIsGeneratedFromTheActivationTable) {
+  auto r = run_cli("list --markdown");
+  ASSERT_EQ(r.code, 0);
+  std::ifstream f(std::string(ACTLAB_GOLDEN_DIR) + "/../../docs/activations.md");
+  std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(doc.find(r.out), std::string::npos)
+      << "docs/activations.md is out of date: regenerate its table with `actlab list --markdown`";
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2 + 28);
+}
