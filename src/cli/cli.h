@@ -15,6 +15,8 @@ using Action = std::function<int()>;
 void add_eval(CLI::App& app, Action& action);
 void add_bench(CLI::App& app, Action& action);
 void add_list(CLI::App& app, Action& action);
+void add_train(CLI::App& app, Action& action);
+void add_visualize(CLI::App& app, Action& action);
 std::string activation_table_markdown();
 
 // .npy <-> Tensor

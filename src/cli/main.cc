@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   cli::add_eval(app, action);
   cli::add_bench(app, action);
   cli::add_list(app, action);
+  cli::add_train(app, action);
+  cli::add_visualize(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -73,66 +73,189 @@ inline F2 Split(double c) {
 // ---- math building blocks --------------------------------------------------------------------------
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// e^x for all x: 0 below -104, +inf above the float range, NaN in -> NaN out (Highway's Exp maps NaN
-// to 0 and is not defined above 104). Max error 1 ulp (Highway's polynomial), subnormal results rounded
-// once.
+// Error of the product a * b: a * b = p + TwoProdErrF(a, b, p) exactly (FMA, or Dekker's split).
+template <class D, class V>
+HWY_INLINE V TwoProdErrF(D d, V a, V b, V p) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  (void)d;
+  return hn::MulSub(a, b, p);
+#else
+  const V k = hn::Set(d, 4097.0f);
+  const V ca = hn::Mul(a, k), cb = hn::Mul(b, k);
+  const V ah = hn::Sub(ca, hn::Sub(ca, a)), al = hn::Sub(a, ah);
+  const V bh = hn::Sub(cb, hn::Sub(cb, b)), bl = hn::Sub(b, bh);
+  return hn::Add(hn::Add(hn::Add(hn::Sub(hn::Mul(ah, bh), p), hn::Mul(ah, bl)), hn::Mul(al, bh)), hn::Mul(al, bl));
+#endif
+}
+
+// Every exponential below shares one argument reduction: kf = x log2(e) + 1.5 * 2^23 rounds x log2(e) to
+// the nearest integer q, held in kf's low mantissa bits (no float->int conversion and its overflow
+// fix-ups), x = q ln2 + r with |r| <= ln2 / 2 (Cody-Waite, exact for |q| < 512), e^r from Highway's
+// polynomial (< 1 ulp), and 2^q made by shifting kf's bits into the exponent field.
+constexpr float kLog2e = 1.442695040888963407359924681f;
+constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+constexpr float kTwoM64 = 5.421010862427522e-20f;  // 2^-64
+
+// max(c, x) and min(c, x) that return x when x is NaN (x86 max/min return the second operand then).
+template <class D, class V>
+HWY_INLINE V MaxNaN(D d, V c, V x) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  (void)d;
+  return hn::Max(c, x);
+#else
+  (void)d;
+  return hn::IfThenElse(hn::Lt(x, c), c, x);
+#endif
+}
+template <class D, class V>
+HWY_INLINE V MinNaN(D d, V c, V x) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  (void)d;
+  return hn::Min(c, x);
+#else
+  (void)d;
+  return hn::IfThenElse(hn::Gt(x, c), c, x);
+#endif
+}
+// r = x - q ln2 and kf (see above).
+template <class D, class V>
+HWY_INLINE V ExpReduceQ(D d, V x, V& kf) {
+  const V magic = hn::Set(d, kRoundMagic);
+  kf = hn::MulAdd(x, hn::Set(d, kLog2e), magic);
+  const V qf = hn::Sub(kf, magic);
+  const V r = hn::MulAdd(qf, hn::Set(d, -0.693145751953125f), x);
+  return hn::MulAdd(qf, hn::Set(d, -1.428606765330187045e-6f), r);
+}
+// 2^(q + kBias) from kf, for q + kBias in [-126, 127].
+template <int kBias, class D, class V>
+HWY_INLINE V Pow2Q(D d, V kf) {
+  const hn::RebindToSigned<D> di;
+  return hn::BitCast(d, hn::Add(hn::ShiftLeft<23>(hn::BitCast(di, kf)), hn::Set(di, (127 + kBias) << 23)));
+}
+// q as an integer vector.
+template <class D, class V>
+HWY_INLINE auto QInt(D d, V kf) {
+  const hn::RebindToSigned<D> di;
+  return hn::Sub(hn::BitCast(di, kf), hn::BitCast(di, hn::Set(d, kRoundMagic)));
+}
+// h(r) = (e^r - 1) / r for |r| <= ln2/2: a degree-5 polynomial, the last two coefficients 1 (Chebyshev fit
+// of (e^r - 1 - r) / r^2, abs error 6.5e-8 there; e^r = 1 + r h(r) has max error 0.74 ulp in float,
+// measured). Horner: 5 FMAs, against Highway's 7 operations plus an add.
+template <class D, class V>
+HWY_INLINE V ExpH(D d, V r) {
+  V h = hn::Set(d, 0.0013926184f);
+  h = hn::MulAdd(h, r, hn::Set(d, 0.00836317893f));
+  h = hn::MulAdd(h, r, hn::Set(d, 0.0416665561f));
+  h = hn::MulAdd(h, r, hn::Set(d, 0.166665763f));
+  h = hn::MulAdd(h, r, hn::Set(d, 0.5f));
+  return hn::MulAdd(h, r, hn::Set(d, 1.0f));
+}
+// e^r - 1 and e^r for |r| <= ln2/2.
+template <class D, class V>
+HWY_INLINE V ExpM1Poly(D d, V r) {
+  return hn::Mul(ExpH(d, r), r);
+}
+template <class D, class V>
+HWY_INLINE V ExpPoly1(D d, V r) {
+  return hn::MulAdd(ExpH(d, r), r, hn::Set(d, 1.0f));
+}
+
+// e^x for all x: 0 below about -103.97, +inf above the float range, NaN in -> NaN out (Highway's Exp maps
+// NaN to 0 and is not defined above 104). Max error 1 ulp, subnormal results rounded once (2^q applied
+// in two steps). x is clamped to [-120, 89] first, where both ends give 0 and inf.
 template <class D, class V>
 HWY_INLINE V ExpF(D d, V x) {
   hn::impl::ExpImpl<float> impl;
-  const auto q = impl.ToInt32(
-      d, hn::MulAdd(x, hn::Set(d, 1.442695040888963407359924681f),
-                    hn::Or(hn::Set(d, 0.5f), hn::And(x, hn::Set(d, -0.0f)))));
-  V y = impl.LoadExpShortRange(d, hn::Add(impl.ExpPoly(d, impl.ExpReduce(d, x, q)), hn::Set(d, 1.0f)), q);
-  y = hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -104.0f)), y);
-  return hn::IfThenElse(hn::Gt(x, hn::Set(d, 88.75f)), hn::Set(d, kInf), y);
+  x = MinNaN(d, hn::Set(d, 89.0f), MaxNaN(d, hn::Set(d, -120.0f), x));
+  V kf;
+  const V r = ExpReduceQ(d, x, kf);
+  return impl.LoadExpShortRange(d, ExpPoly1(d, r), QInt(d, kf));
 }
-// e^x for x <= 0 or NaN (no overflow guard needed).
+// e^x for x <= 0 or NaN (x <= 40 works): (p 2^(q+64)) 2^-64, so results in the subnormal range are
+// rounded once, by the last multiplication; x is clamped at -120, where e^x rounds to 0.
 template <class D, class V>
 HWY_INLINE V ExpNegF(D d, V x) {
-  hn::impl::ExpImpl<float> impl;
-  const auto q = impl.ToInt32(d, hn::Sub(hn::Mul(x, hn::Set(d, 1.442695040888963407359924681f)), hn::Set(d, 0.5f)));
-  V y = impl.LoadExpShortRange(d, hn::Add(impl.ExpPoly(d, impl.ExpReduce(d, x, q)), hn::Set(d, 1.0f)), q);
-  return hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -104.0f)), y);
+  V kf;
+  const V r = ExpReduceQ(d, MaxNaN(d, hn::Set(d, -120.0f), x), kf);
+  const V p1 = ExpPoly1(d, r);
+  return hn::Mul(hn::Mul(p1, Pow2Q<64>(d, kf)), hn::Set(d, kTwoM64));
 }
-// m * e^x for x <= 0 with one final rounding, also where e^x alone would already be subnormal:
-// m * (1 + p(r)) is formed in the normal range and then scaled by 2^q. 0 * m below -120 (NaN for m = inf).
+// e^x and m * e^x for x <= 0, the product with one rounding in the normal range (m * (1 + p(r)) 2^(q+64))
+// before the final scaling by 2^-64, also where e^x alone would already be subnormal; needs
+// |m| e^x 2^64 finite (|m| < 2^60 or x < -44). m * 0 below -120 (NaN for m = inf).
 template <class D, class V>
 HWY_INLINE void ExpNegAndScaledF(D d, V x, V m, V& e, V& me) {
-  hn::impl::ExpImpl<float> impl;
-  const auto q = impl.ToInt32(d, hn::Sub(hn::Mul(x, hn::Set(d, 1.442695040888963407359924681f)), hn::Set(d, 0.5f)));
-  const V p1 = hn::Add(impl.ExpPoly(d, impl.ExpReduce(d, x, q)), hn::Set(d, 1.0f));
-  e = hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -104.0f)), impl.LoadExpShortRange(d, p1, q));
-  me = hn::IfThenElse(hn::Lt(x, hn::Set(d, -120.0f)), hn::Mul(m, hn::Zero(d)),
-                      impl.LoadExpShortRange(d, hn::Mul(m, p1), q));
+  V kf;
+  const V r = ExpReduceQ(d, MaxNaN(d, hn::Set(d, -120.0f), x), kf);
+  const V ps = hn::Mul(ExpPoly1(d, r), Pow2Q<64>(d, kf));
+  const V tm64 = hn::Set(d, kTwoM64);
+  e = hn::Mul(ps, tm64);
+  me = hn::IfThenElse(hn::Lt(x, hn::Set(d, -120.0f)), hn::Mul(m, hn::Zero(d)), hn::Mul(hn::Mul(m, ps), tm64));
 }
-// e^x - 1 for x <= 88.3 (returns +inf above), NaN propagates. Computed as p * 2^q + (2^q - 1) with
-// p = e^r - 1 from Highway's polynomial on the reduced argument: one rounding after the polynomial
-// (fused on FMA targets, and exact scaling plus one add elsewhere), so no cancellation near 0.
+// e^x - 1, NaN propagates; x is clamped to [-87, 88.3] (so +-inf give -1 and 2.2e38: callers use it
+// where x > 88.3 is masked, or where e^x - 1 enters as e / (e + 2)). Computed as p * 2^q + (2^q - 1)
+// with p = e^r - 1 on the reduced argument: one rounding after the polynomial, no cancellation near 0.
 template <class D, class V>
 HWY_INLINE V Expm1F(D d, V x) {
-  hn::impl::ExpImpl<float> impl;
-  const auto q = impl.ToInt32(
-      d, hn::MulAdd(x, hn::Set(d, 1.442695040888963407359924681f),
-                    hn::Or(hn::Set(d, 0.5f), hn::And(x, hn::Set(d, -0.0f)))));
-  const V p = impl.ExpPoly(d, impl.ExpReduce(d, x, q));
-  const V t = impl.Pow2I(d, q);
-  V y = hn::MulAdd(p, t, hn::Sub(t, hn::Set(d, 1.0f)));
-  y = hn::IfThenElse(hn::Lt(x, hn::Set(d, -87.0f)), hn::Set(d, -1.0f), y);
-  return hn::IfThenElse(hn::Gt(x, hn::Set(d, 88.3f)), hn::Set(d, kInf), y);
+  x = MinNaN(d, hn::Set(d, 88.3f), MaxNaN(d, hn::Set(d, -87.0f), x));
+  V kf;
+  const V p = ExpM1Poly(d, ExpReduceQ(d, x, kf));
+  const V t = Pow2Q<0>(d, kf);
+  return hn::MulAdd(p, t, hn::Sub(t, hn::Set(d, 1.0f)));
 }
-// log(1 + u) for u in [0, 1] or NaN.
+// log(1 + u) for u in [0, 1] or NaN: u + u^2 R(u), R a degree-8 polynomial (Chebyshev fit of
+// (log1p(u) - u) / u^2 on [0, 1], abs error 2.9e-8; max error 1.2 ulp in float, measured). No division.
 template <class D, class V>
 HWY_INLINE V Log1pF(D d, V u) {
-  return hn::Log1p(d, u);
+  V r = hn::Set(d, -0.00446621142f);
+  r = hn::MulAdd(r, u, hn::Set(d, 0.0252240542f));
+  r = hn::MulAdd(r, u, hn::Set(d, -0.0667577237f));
+  r = hn::MulAdd(r, u, hn::Set(d, 0.115618452f));
+  r = hn::MulAdd(r, u, hn::Set(d, -0.158475652f));
+  r = hn::MulAdd(r, u, hn::Set(d, 0.19854106f));
+  r = hn::MulAdd(r, u, hn::Set(d, -0.249865264f));
+  r = hn::MulAdd(r, u, hn::Set(d, 0.333328426f));
+  r = hn::MulAdd(r, u, hn::Set(d, -0.49999997f));
+  return hn::MulAdd(hn::Mul(u, u), r, u);
 }
-// tanh(x), |error| ~ 2 ulp: e / (e + 2) with e = expm1(2|x|); 1 beyond 9.1.
+// tanh(x), |error| ~ 2 ulp: e / (e + 2) with e = expm1(2|x|) (2.2e38 beyond |x| = 44, giving 1).
 template <class D, class V>
 HWY_INLINE V TanhF(D d, V x) {
   const V a = hn::Abs(x);
   const V e = Expm1F(d, hn::Add(a, a));
-  V t = hn::Div(e, hn::Add(e, hn::Set(d, 2.0f)));
-  t = hn::IfThenElse(hn::Gt(a, hn::Set(d, 9.1f)), hn::Set(d, 1.0f), t);
-  return hn::CopySignToAbs(t, x);
+  return hn::CopySignToAbs(hn::Div(e, hn::Add(e, hn::Set(d, 2.0f))), x);
+}
+// x - tanh(x) without cancellation, and tanh(x) with it, for |x| < 1 from an odd polynomial:
+//   x - tanh(x) = x^3 (1/3 + x^2 Q(x^2)),  Q of degree 7 (Chebyshev fit on x^2 in [0, 1], abs error 7e-10),
+// with x^3 from the exact x^2 = hh + hl and 1/3 as two floats (max 1.6 ulp, measured); for |x| >= 1,
+//   |x| - tanh|x| = (|x| - 1) + 2z / (1 + z),  z = e^(-2|x|)  (|x| - 1 exact, both terms >= 0).
+// One Exp and one Div (the polynomial lanes' results are blended in).
+template <class D, class V>
+HWY_INLINE void TanhShrinkParts(D d, V x, V& shrink, V& tanh_out) {
+  const V a = hn::Abs(x);
+  const V one = hn::Set(d, 1.0f);
+  // |x| >= 1 (and NaN, inf)
+  const V z = ExpNegF(d, hn::Neg(hn::Add(a, a)));
+  const V w = hn::Div(hn::Add(z, z), hn::Add(one, z));  // 1 - tanh|x|
+  const V big_s = hn::Add(hn::Sub(a, one), w);
+  const V big_t = hn::Sub(one, w);
+  // |x| < 1
+  const V hh = hn::Mul(a, a);
+  const V hl = TwoProdErrF(d, a, a, hh);
+  const V a3 = hn::MulAdd(a, hh, hn::Mul(a, hl));
+  V q = hn::Set(d, 5.78718973e-05f);
+  q = hn::MulAdd(q, hh, hn::Set(d, -0.000374280789f));
+  q = hn::MulAdd(q, hh, hn::Set(d, 0.00129966822f));
+  q = hn::MulAdd(q, hh, hn::Set(d, -0.00352509879f));
+  q = hn::MulAdd(q, hh, hn::Set(d, 0.00884704851f));
+  q = hn::MulAdd(q, hh, hn::Set(d, -0.0218675267f));
+  q = hn::MulAdd(q, hh, hn::Set(d, 0.0539681613f));
+  q = hn::MulAdd(q, hh, hn::Set(d, -0.133333325f));
+  const V wq = hn::MulAdd(hh, q, hn::Set(d, -9.934107758624577e-09f));  // x^2 Q + (1/3 - float(1/3))
+  const V small_s = hn::MulAdd(a3, hn::Set(d, 0.3333333432674408f), hn::Mul(a3, wq));
+  const auto small = hn::Lt(a, one);
+  shrink = hn::CopySignToAbs(hn::IfThenElse(small, small_s, big_s), x);
+  tanh_out = hn::CopySignToAbs(hn::IfThenElse(small, hn::Sub(a, small_s), big_t), x);
 }
 
 // erfc with Sleef for the target's vector width.
@@ -156,21 +279,6 @@ HWY_INLINE V ErfcF(D d, V x) {
   hn::Store(x, d, buf);
   for (size_t i = 0; i < hn::Lanes(d); ++i) buf[i] = Sleef_erfcf1_u15purec(buf[i]);
   return hn::Load(d, buf);
-#endif
-}
-
-// Error of the product a * b: a * b = p + TwoProdErr(a, b, p) exactly (FMA, or Dekker's split).
-template <class D, class V>
-HWY_INLINE V TwoProdErr(D d, V a, V b, V p) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  (void)d;
-  return hn::MulSub(a, b, p);
-#else
-  const V k = hn::Set(d, 4097.0f);
-  const V ca = hn::Mul(a, k), cb = hn::Mul(b, k);
-  const V ah = hn::Sub(ca, hn::Sub(ca, a)), al = hn::Sub(a, ah);
-  const V bh = hn::Sub(cb, hn::Sub(cb, b)), bl = hn::Sub(b, bh);
-  return hn::Add(hn::Add(hn::Add(hn::Sub(hn::Mul(ah, bh), p), hn::Mul(ah, bl)), hn::Mul(al, bh)), hn::Mul(al, bl));
 #endif
 }
 
@@ -274,7 +382,7 @@ struct OpGeluErf {
   // exp(-x^2/2), with the low part of x^2 applied as (1 - hl/2).
   HWY_INLINE VF Gauss(DF d, VF x) const {
     const VF hh = hn::Mul(x, x);
-    const VF hl = hn::IfThenElseZero(hn::Lt(hn::Abs(x), hn::Set(d, 16.0f)), TwoProdErr(d, x, x, hh));
+    const VF hl = hn::IfThenElseZero(hn::Lt(hn::Abs(x), hn::Set(d, 16.0f)), TwoProdErrF(d, x, x, hh));
     const VF half = hn::Set(d, 0.5f);
     return hn::Mul(ExpNegF(d, hn::Neg(hn::Mul(hh, half))), hn::NegMulAdd(hl, half, hn::Set(d, 1.0f)));
   }
@@ -359,9 +467,9 @@ struct OpSiLU {
 // One Exp, one Div, no overflow for large x.
 struct OpMish {
   explicit OpMish(const ParamValues&) {}
-  HWY_INLINE void Parts(DF d, VF x, VF& e, VF& num, VF& den, VF& dmn, hn::Mask<DF>& neg) const {
+  // e = exp(-|x|) given.
+  HWY_INLINE void Parts(DF d, VF x, VF e, VF& num, VF& den, VF& dmn, hn::Mask<DF>& neg) const {
     const VF one = hn::Set(d, 1.0f), two = hn::Set(d, 2.0f);
-    e = ExpNegF(d, hn::Neg(hn::Abs(x)));
     neg = hn::Lt(x, hn::Zero(d));
     const VF e2 = hn::Add(e, e);
     num = hn::IfThenElse(neg, hn::Mul(e, hn::Add(e, two)), hn::Add(one, e2));
@@ -369,20 +477,20 @@ struct OpMish {
     den = hn::Add(num, dmn);
   }
   HWY_INLINE VF Fwd(DF d, VF x) const {
-    VF e, num, den, dmn;
+    // x * num, with x * e formed before any subnormal rounding for x < 0 (num = e (e + 2)).
+    VF e, xe, num, den, dmn;
+    ExpNegAndScaledF(d, hn::Neg(hn::Abs(x)), x, e, xe);
     hn::Mask<DF> neg;
     Parts(d, x, e, num, den, dmn, neg);
-    // x * num, with x * e formed before any subnormal rounding for x < 0 (num = e (e + 2)).
-    VF e2, xe;
-    ExpNegAndScaledF(d, hn::Neg(hn::Abs(x)), x, e2, xe);
     const VF xnum = hn::IfThenElse(neg, hn::Mul(xe, hn::Add(e, hn::Set(d, 2.0f))), hn::Mul(x, num));
     return hn::Div(xnum, den);
   }
   // d/dx = t + x sigmoid(x) (1 - t^2), t = num/den, 1 - t^2 = (den - num)(den + num)/den^2,
   // sigmoid = sn / (1 + e) (sn = e for x < 0, 1 otherwise): one Div of den^2 (1 + e) in [1, 50].
   HWY_INLINE VF Bwd(DF d, VF g, VF x) const {
-    VF e, num, den, dmn;
+    VF num, den, dmn;
     hn::Mask<DF> neg;
+    const VF e = ExpNegF(d, hn::Neg(hn::Abs(x)));
     Parts(d, x, e, num, den, dmn, neg);
     const VF ope = hn::Add(hn::Set(d, 1.0f), e);
     const VF dope = hn::Mul(den, ope);
@@ -451,10 +559,15 @@ struct OpHardshrink {
 
 struct OpTanhshrink {
   explicit OpTanhshrink(const ParamValues&) {}
-  HWY_INLINE VF Fwd(DF d, VF x) const { return hn::Sub(x, TanhF(d, x)); }
-  // g - g (1 - t^2) = g t^2, without the cancellation.
+  HWY_INLINE VF Fwd(DF d, VF x) const {
+    VF s, t;
+    TanhShrinkParts(d, x, s, t);
+    return s;
+  }
+  // g - g (1 - t^2) = g t^2, without the cancellation; t from the same accurate parts (~1 ulp).
   HWY_INLINE VF Bwd(DF d, VF g, VF x) const {
-    const VF t = TanhF(d, x);
+    VF s, t;
+    TanhShrinkParts(d, x, s, t);
     return hn::Mul(hn::Mul(g, t), t);
   }
 };
@@ -616,6 +729,34 @@ void ActBackwardF32(ActId id, const ParamValues& p, bool from_output, const floa
 }
 
 // ---- softmax over a contiguous row -------------------------------------------------------------------
+// Row sums are compensated per lane (Knuth's branch-free TwoSum: the exact rounding error of every
+// addition, whatever the order of magnitudes, summed apart, so the sum s + c is exact up to O(n u^2)
+// sum |v|; Kahan's Fast2Sum correction is not, when partial sums cancel), and the lanes are combined in
+// double; the per-row log and reciprocal are taken in double. The only float roundings left per element
+// are its exp (of the rounded x - max, as in PyTorch) and the final operation.
+struct CompensatedAcc {
+  VF s, c;
+  explicit CompensatedAcc(DF d) : s(hn::Zero(d)), c(hn::Zero(d)) {}
+  HWY_INLINE void Add(VF v) {
+    const VF t = hn::Add(s, v);
+    const VF bp = hn::Sub(t, s);
+    const VF err = hn::Add(hn::Sub(s, hn::Sub(t, bp)), hn::Sub(v, bp));
+    c = hn::Add(c, err);
+    s = t;
+  }
+  // Sum of the lanes of s + c (+ extra) in double.
+  double Total(DF d, VF extra) const {
+    HWY_ALIGN float bs[kMaxLanesF], bc[kMaxLanesF], be[kMaxLanesF];
+    hn::Store(s, d, bs);
+    hn::Store(c, d, bc);
+    hn::Store(extra, d, be);
+    double t = 0.0;
+    for (size_t k = 0; k < hn::Lanes(d); ++k)
+      t += (static_cast<double>(bs[k]) + static_cast<double>(bc[k])) + static_cast<double>(be[k]);
+    return t;
+  }
+};
+
 // kind: 0 softmax, 1 log_softmax, 2 softmin (softmax of -x).
 void SoftmaxRowF32(int kind, const float* x, float* y, size_t n) {
   const DF d;
@@ -628,46 +769,40 @@ void SoftmaxRowF32(int kind, const float* x, float* y, size_t n) {
     for (size_t k = 0; k < N; ++k) buf[k] = i + k < n ? (kind == 2 ? -x[i + k] : x[i + k]) : -kInf;
     return hn::Load(d, buf);
   };
+  auto store = [&](VF v, size_t i) {
+    if (i + N <= n) return hn::StoreU(v, d, y + i);
+    HWY_ALIGN float buf[kMaxLanesF];
+    hn::Store(v, d, buf);
+    std::memcpy(y + i, buf, (n - i) * sizeof(float));
+  };
   VF vmax = hn::Set(d, -kInf);
   for (size_t i = 0; i < n; i += N) vmax = hn::Max(vmax, load(i));
   const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
   const VF vm = hn::Set(d, m);
-  VF vsum = hn::Zero(d);
+  CompensatedAcc acc(d);
   for (size_t i = 0; i < n; i += N) {
     const VF e = ExpF(d, hn::Sub(load(i), vm));  // padded lanes: exp(-inf) = 0
-    vsum = hn::Add(vsum, e);
-    if (kind != 1) {
-      if (i + N <= n) {
-        hn::StoreU(e, d, y + i);
-      } else {
-        HWY_ALIGN float buf[kMaxLanesF];
-        hn::Store(e, d, buf);
-        std::memcpy(y + i, buf, (n - i) * sizeof(float));
-      }
-    }
+    acc.Add(e);
+    if (kind != 1) store(e, i);
   }
-  const float sum = hn::GetLane(hn::SumOfLanes(d, vsum));
+  const double sum = acc.Total(d, hn::Zero(d));
   if (kind == 1) {
-    const VF lse = hn::Set(d, std::log(sum));
-    for (size_t i = 0; i < n; i += N) {
-      const VF r = hn::Sub(hn::Sub(load(i), vm), lse);
-      if (i + N <= n) {
-        hn::StoreU(r, d, y + i);
-      } else {
-        HWY_ALIGN float buf[kMaxLanesF];
-        hn::Store(r, d, buf);
-        std::memcpy(y + i, buf, (n - i) * sizeof(float));
-      }
-    }
+    // y = x - (m + log(sum)), with m + log(sum) as two floats hi + lo: x - hi is exact where y is small.
+    const double c = static_cast<double>(m) + std::log(sum);
+    const F2 c2 = Split(c);
+    const VF hi = hn::Set(d, c2.hi), lo = hn::Set(d, c2.lo);
+    for (size_t i = 0; i < n; i += N) store(hn::Sub(hn::Sub(load(i), hi), lo), i);
   } else {
-    const VF inv = hn::Set(d, 1.0f / sum);
+    const float invf = static_cast<float>(1.0 / sum);
+    const VF inv = hn::Set(d, invf);
     size_t i = 0;
     for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, y + i), inv), d, y + i);
-    for (; i < n; ++i) y[i] *= 1.0f / sum;
+    for (; i < n; ++i) y[i] *= invf;
   }
 }
 
-// Backward over a contiguous row, from the saved output y.
+// Backward over a contiguous row, from the saved output y; sum(g * y) (or sum(g)) compensated, each
+// product's rounding error (FMA) added in as well, and the sum applied as two floats.
 void SoftmaxBackwardRowF32(int kind, const float* g, const float* y, float* gx, size_t n) {
   const DF d;
   const size_t N = hn::Lanes(d);
@@ -683,20 +818,30 @@ void SoftmaxBackwardRowF32(int kind, const float* g, const float* y, float* gx, 
     hn::Store(v, d, buf);
     std::memcpy(gx + i, buf, (n - i) * sizeof(float));
   };
-  VF acc = hn::Zero(d);
+  CompensatedAcc acc(d);
+  VF perr = hn::Zero(d);
   if (kind == 1) {
-    for (size_t i = 0; i < n; i += N) acc = hn::Add(acc, load(g, i));
+    for (size_t i = 0; i < n; i += N) acc.Add(load(g, i));
   } else {
-    for (size_t i = 0; i < n; i += N) acc = hn::MulAdd(load(g, i), load(y, i), acc);
+    for (size_t i = 0; i < n; i += N) {
+      const VF gv = load(g, i), yv = load(y, i);
+      const VF p = hn::Mul(gv, yv);
+      acc.Add(p);
+      perr = hn::Add(perr, TwoProdErrF(d, gv, yv, p));
+    }
   }
-  const VF s = hn::SumOfLanes(d, acc);
+  const F2 s2 = Split(acc.Total(d, perr));
+  const VF shi = hn::Set(d, s2.hi), slo = hn::Set(d, s2.lo);
   for (size_t i = 0; i < n; i += N) {
     const VF gv = load(g, i), yv = load(y, i);
     VF r;
     if (kind == 1) {
-      r = hn::NegMulAdd(ExpF(d, yv), s, gv);
+      // g - exp(y) s: the hi product first (fused, one rounding at the scale of the result where it
+      // cancels), then the lo part.
+      const VF ey = ExpF(d, yv);
+      r = hn::NegMulAdd(ey, slo, hn::NegMulAdd(ey, shi, gv));
     } else {
-      r = hn::Mul(yv, hn::Sub(gv, s));
+      r = hn::Mul(yv, hn::Sub(hn::Sub(gv, shi), slo));
       if (kind == 2) r = hn::Neg(r);
     }
     store(r, i);
@@ -704,18 +849,49 @@ void SoftmaxBackwardRowF32(int kind, const float* g, const float* y, float* gx, 
 }
 
 // ---- GLU halves: y = a * sigmoid(b) --------------------------------------------------------------------
+// With e = exp(-|b|) and r = 1 / (1 + e): sigmoid(b) = r (b >= 0) or e r (b < 0), 1 - sigmoid(b) = e r or r,
+// and sigmoid(b) (1 - sigmoid(b)) = e r^2 for either sign (no 1 - s cancellation for large b). Where e is
+// tiny (|b| > 64) the products are formed with e 2^64 and scaled by 2^-64 last, so results that are
+// subnormal or 0 (b = -1000, -inf) are rounded once, from the exact product, not from a subnormal e.
+struct GluGate {
+  VF es, r, scale;  // e or e 2^64; 1 / (1 + e); 1 or 2^-64
+  hn::Mask<DF> neg;
+  HWY_INLINE GluGate(DF d, VF b) {
+    VF kf;
+    const VF nb = hn::Neg(hn::Abs(b));
+    const VF rr = ExpReduceQ(d, MaxNaN(d, hn::Set(d, -120.0f), nb), kf);
+    const VF ps = hn::Mul(ExpPoly1(d, rr), Pow2Q<64>(d, kf));  // e 2^64, normal
+    const VF e = hn::Mul(ps, hn::Set(d, kTwoM64));
+    const auto tiny = hn::Lt(nb, hn::Set(d, -64.0f));
+    es = hn::IfThenElse(tiny, ps, e);
+    scale = hn::IfThenElse(tiny, hn::Set(d, kTwoM64), hn::Set(d, 1.0f));
+    r = hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e));
+    neg = hn::Lt(b, hn::Zero(d));
+  }
+  // m * sigmoid(b)
+  HWY_INLINE VF MulSigmoid(DF d, VF m) const {
+    return hn::IfThenElse(neg, hn::Mul(hn::Mul(hn::Mul(m, es), r), scale), hn::Mul(m, r));
+  }
+  // m * sigmoid(b) (1 - sigmoid(b))
+  HWY_INLINE VF MulSigmoidDeriv(DF d, VF m) const {
+    (void)d;
+    return hn::Mul(hn::Mul(m, hn::Mul(hn::Mul(es, r), r)), scale);
+  }
+};
+
 void GluForwardF32(const float* a, const float* b, float* y, size_t n) {
   const DF d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, a + i), SigmoidF(d, hn::LoadU(d, b + i))), d, y + i);
+  for (; i + N <= n; i += N)
+    hn::StoreU(GluGate(d, hn::LoadU(d, b + i)).MulSigmoid(d, hn::LoadU(d, a + i)), d, y + i);
   if (i < n) {
     const size_t rem = n - i;
     HWY_ALIGN float ba[kMaxLanesF] = {};
     HWY_ALIGN float bb[kMaxLanesF] = {};
     std::memcpy(ba, a + i, rem * sizeof(float));
     std::memcpy(bb, b + i, rem * sizeof(float));
-    hn::Store(hn::Mul(hn::Load(d, ba), SigmoidF(d, hn::Load(d, bb))), d, ba);
+    hn::Store(GluGate(d, hn::Load(d, bb)).MulSigmoid(d, hn::Load(d, ba)), d, ba);
     std::memcpy(y + i, ba, rem * sizeof(float));
   }
 }
@@ -724,10 +900,9 @@ void GluBackwardF32(const float* g, const float* a, const float* b, float* ga, f
   const DF d;
   const size_t N = hn::Lanes(d);
   auto body = [&](VF gv, VF av, VF bv, VF& oa, VF& ob) {
-    VF s, oms;
-    SigmoidPairF(d, bv, s, oms);
-    oa = hn::Mul(gv, s);
-    ob = hn::Mul(hn::Mul(oa, av), oms);
+    const GluGate gate(d, bv);
+    oa = gate.MulSigmoid(d, gv);
+    ob = gate.MulSigmoidDeriv(d, hn::Mul(gv, av));
   };
   size_t i = 0;
   for (; i + N <= n; i += N) {

@@ -350,6 +350,85 @@ TEST(KernelActivation, KinksAndLimits) {
   EXPECT_LE(ulp_distance(fwd(ActId::SiLU, none, -100.0f), static_cast<float>(-100.0 * scalar::sigmoid(-100.0))), 1);
 }
 
+// Tanhshrink against x - tanh(x) in extended precision (the table's double x - tanh(x) itself cancels near
+// 0): both the SIMD kernel and PyTorch's composite float x - tanh(x) are compared, forward within 2 ulp
+// (PyTorch's composite is off by up to 6 ulp near 0.5 and gives 0 for x = 1e-7), backward g tanh(x)^2
+// within 4 ulp.
+long double tanhshrink_ld(long double x) {
+  const long double a = std::fabs(x);
+  if (a < 1e-3L) {  // series: x^3/3 - 2x^5/15 + 17x^7/315 - 62x^9/2835
+    const long double t = x * x;
+    return x * t * (1.0L / 3 + t * (-2.0L / 15 + t * (17.0L / 315 - t * 62.0L / 2835)));
+  }
+  return x - std::tanh(x);
+}
+TEST(KernelActivation, TanhshrinkAccurateNearZero) {
+  set_reference_kernels(false);
+  std::mt19937 rng(77);
+  std::vector<float> x;
+  for (int e = -40; e <= 4; ++e)
+    for (int k = 0; k < 200; ++k) x.push_back(std::ldexp(std::uniform_real_distribution<float>(1, 2)(rng), e));
+  for (float v : {1e-7f, 0.5f, 0.99999994f, 1.0f, 1.0000001f, 0.149f, 2.0f, 9.0f, 20.0f}) x.push_back(v);
+  const size_t n0 = x.size();
+  for (size_t i = 0; i < n0; ++i) x.push_back(-x[i]);
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<float> y(x.size()), g(x.size(), 1.5f), gi(x.size());
+  const ParamValues none{};
+  act_forward(ActId::Tanhshrink, none, x.data(), y.data(), n);
+  act_backward(ActId::Tanhshrink, none, false, g.data(), x.data(), gi.data(), n);
+  int64_t worst_f = 0, worst_b = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float want = static_cast<float>(tanhshrink_ld(x[i]));
+    const long double t = std::tanh(static_cast<long double>(x[i]));
+    const float want_g = static_cast<float>(1.5L * t * t);
+    const int64_t uf = ulp_distance(y[i], want), ub = ulp_distance(gi[i], want_g);
+    worst_f = std::max(worst_f, uf);
+    worst_b = std::max(worst_b, ub);
+    ASSERT_LE(uf, 2) << "forward x=" << x[i] << " got " << y[i] << " want " << want;
+    ASSERT_LE(ub, 4) << "backward x=" << x[i] << " got " << gi[i] << " want " << want_g;
+  }
+  if (std::getenv("ACTLAB_PRINT_ULP")) std::printf("Tanhshrink vs long double: forward %lld, backward %lld ulp\n",
+                                                  static_cast<long long>(worst_f), static_cast<long long>(worst_b));
+}
+
+// Very negative and very positive arguments of the exponentials: correctly rounded tiny, subnormal and
+// zero results (no clamped exp leaking 2^-126-sized values), for every row built on exp.
+TEST(KernelActivation, ExpTailsUnderflowCorrectly) {
+  set_reference_kernels(false);
+  std::vector<float> x;
+  for (float v : {80.0f, 87.0f, 87.5f, 88.0f, 88.7f, 88.72f, 88.8f, 89.0f, 90.0f, 95.0f, 100.0f, 103.0f, 103.9f,
+                  104.0f, 104.5f, 110.0f, 120.0f, 150.0f, 1000.0f, 1e6f, 3e38f, kInf}) {
+    x.push_back(v);
+    x.push_back(-v);
+  }
+  const auto n = static_cast<int64_t>(x.size());
+  for (ActId id : {ActId::Sigmoid, ActId::SiLU, ActId::Mish, ActId::Softplus, ActId::LogSigmoid, ActId::ELU,
+                   ActId::SELU, ActId::Tanh, ActId::Tanhshrink, ActId::GELU}) {
+    const ParamValues p = defaults(id);
+    std::vector<float> y(x.size()), g(x.size(), 1.0f), gi(x.size());
+    act_forward(id, p, x.data(), y.data(), n);
+    act_backward(id, p, false, g.data(), x.data(), gi.data(), n);
+    const bool from_output = activation_row(id).saves == Saves::Output;
+    std::vector<float> yref(x.size());
+    act_forward_reference(id, p, x.data(), yref.data(), n);
+    if (from_output) act_backward(id, p, true, g.data(), yref.data(), gi.data(), n);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float want = yref[i];
+      const float want_g = static_cast<float>(
+          activation_row(id).backward(1.0, from_output ? static_cast<double>(yref[i]) : x[i], from_output, p));
+      // 4 ulp, or where the result is subnormal the subnormal quantum of exp times |x| (as abs_floor): SiLU'
+      // and Mish' there are e^x (1 + x), a subnormal e^x scaled up by |1 + x|.
+      const double sub_floor = 16 * kSub * (1 + std::fabs(static_cast<double>(x[i]))) * 2;
+      EXPECT_TRUE(ulp_distance(y[i], want) <= kUlpTol ||
+                  std::fabs(y[i] - want) <= sub_floor)
+          << activation_row(id).name << " forward x=" << x[i] << " got " << y[i] << " want " << want;
+      EXPECT_TRUE(ulp_distance(gi[i], want_g) <= kUlpTol ||
+                  std::fabs(gi[i] - want_g) <= sub_floor)
+          << activation_row(id).name << " backward x=" << x[i] << " got " << gi[i] << " want " << want_g;
+    }
+  }
+}
+
 TEST(KernelActivation, InPlaceAliasing) {
   set_reference_kernels(false);
   for (const Case& c : all_cases()) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -155,6 +156,117 @@ TEST(KernelGlu, MatchesLoops) {
     }
   }
   set_reference_kernels(false);
+}
+
+// sigmoid(b) at the ends of the float range: for b below about -88.7 the results are tiny, subnormal
+// or exactly 0 (b = -1000, -inf), never a clamped exp's 2^-126-sized value; for large b, 1 - sigmoid(b) is
+// sigmoid(-b), so the b-gradient g a sigmoid(b) sigmoid(-b) keeps its tiny true value (PyTorch computes
+// 1 - sigmoid(b), which is 0 in float64 beyond b = 37.4 and in float32 beyond b = 16.6).
+TEST(KernelGlu, ExtremeGates) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> bs = {-inf, -1000.0f, -150.0f, -104.5f, -104.0f, -103.0f, -100.0f, -89.0f, -88.7f,
+                                 -87.0f, -40.0f, -17.0f, 0.0f, 17.0f, 40.0f, 87.0f, 88.0f, 88.7f, 89.0f, 100.0f,
+                                 104.5f, 1000.0f, inf};
+  const std::vector<float> as = {1.0f, -80.0f, 1000.0f, 1e-3f};
+  for (bool ref : {false, true}) {
+    set_reference_kernels(ref);
+    const int64_t half = static_cast<int64_t>(bs.size() * as.size());
+    std::vector<float> x(static_cast<size_t>(2 * half)), g(static_cast<size_t>(half)), y(g.size()), gi(x.size());
+    for (size_t i = 0; i < as.size(); ++i)
+      for (size_t j = 0; j < bs.size(); ++j) {
+        const size_t k = i * bs.size() + j;
+        x[k] = as[i];
+        x[static_cast<size_t>(half) + k] = bs[j];
+        g[k] = 1.7374699f;
+      }
+    glu_forward(x.data(), y.data(), 1, half, 1);
+    glu_backward(g.data(), x.data(), gi.data(), 1, half, 1);
+    auto sig = [](long double b) { return 1.0L / (1.0L + std::exp(-b)); };
+    auto close = [](float got, long double want) {
+      const float w = static_cast<float>(want);
+      if (got == w) return true;
+      const double ulp = std::nextafter(std::fabs(w), INFINITY) - std::fabs(w);
+      return std::fabs(static_cast<double>(got) - static_cast<double>(w)) <= 4 * ulp;
+    };
+    for (size_t k = 0; k < g.size(); ++k) {
+      const long double a = x[k], b = x[static_cast<size_t>(half) + k], gv = g[k];
+      const long double s = sig(b), oms = sig(-b);
+      EXPECT_TRUE(close(y[k], a * s)) << "ref " << ref << " y a=" << a << " b=" << b << " got " << y[k];
+      EXPECT_TRUE(close(gi[k], gv * s)) << "ref " << ref << " ga a=" << a << " b=" << b << " got " << gi[k];
+      EXPECT_TRUE(close(gi[static_cast<size_t>(half) + k], gv * a * s * oms))
+          << "ref " << ref << " gb a=" << a << " b=" << b << " got " << gi[static_cast<size_t>(half) + k]
+          << " want " << static_cast<double>(gv * a * s * oms);
+      if (b <= -1000) {
+        EXPECT_EQ(y[k], 0.0f);
+        EXPECT_EQ(gi[k], 0.0f);
+        EXPECT_EQ(gi[static_cast<size_t>(half) + k], 0.0f);
+      }
+    }
+  }
+  set_reference_kernels(false);
+}
+
+// Softmax-family rows in float against long double: log_softmax within 4 ulp plus the exp error of the
+// non-maximal terms (2^-23 (1 - p_max)), softmax within 4 ulp; backward within 4 ulp of the result plus
+// 2^-23 |y| (|g| + |sum(g y)|), the rounding of g - sum(g y) that any float evaluation has.
+TEST(KernelSoftmax, FloatAccuracy) {
+  for (int64_t dim : {3, 16, 256, 1000}) {
+    const int64_t outer = 16;
+    const size_t n = static_cast<size_t>(outer * dim);
+    const auto x = to_float(rand_vec(n, static_cast<uint32_t>(dim) + 100, -4, 4));
+    const auto g = to_float(rand_vec(n, static_cast<uint32_t>(dim) + 200, -2, 2));
+    auto ulp = [](long double w) {
+      const float f = static_cast<float>(std::fabs(w));
+      return static_cast<long double>(std::nextafter(f, INFINITY) - f);
+    };
+    for (SoftmaxKind kind : kKinds) {
+      std::vector<float> y(n), gx(n);
+      softmax_forward(kind, x.data(), y.data(), outer, dim, 1);
+      softmax_backward(kind, g.data(), y.data(), gx.data(), outer, dim, 1);
+      const long double sgn = kind == SoftmaxKind::Softmin ? -1 : 1;
+      for (int64_t o = 0; o < outer; ++o) {
+        long double m = -INFINITY, sum = 0, gs = 0;
+        for (int64_t k = 0; k < dim; ++k) m = std::max(m, sgn * x[static_cast<size_t>(o * dim + k)]);
+        for (int64_t k = 0; k < dim; ++k) sum += std::exp(sgn * x[static_cast<size_t>(o * dim + k)] - m);
+        for (int64_t k = 0; k < dim; ++k) {
+          const size_t j = static_cast<size_t>(o * dim + k);
+          gs += kind == SoftmaxKind::LogSoftmax ? static_cast<long double>(g[j])
+                                                : static_cast<long double>(g[j]) * y[j];
+        }
+        for (int64_t k = 0; k < dim; ++k) {
+          const size_t j = static_cast<size_t>(o * dim + k);
+          const long double v = sgn * x[j] - m;
+          const long double want = kind == SoftmaxKind::LogSoftmax ? v - std::log(sum) : std::exp(v) / sum;
+          // The float argument x - m of each exp is rounded (as in PyTorch): 2^-24 |x - m| relative error in
+          // that exp, which enters y (softmax) and, weighted by p_j, the sum.
+          long double argerr = 0;
+          for (int64_t q = 0; q < dim; ++q) {
+            const long double vq = sgn * x[static_cast<size_t>(o * dim + q)] - m;
+            argerr += std::exp(vq) / sum * 0x1p-24L * std::fabs(vq);
+          }
+          const long double tol = kind == SoftmaxKind::LogSoftmax
+                                      ? 4 * ulp(want) + 0x1p-23L * (1 - 1 / sum) + argerr
+                                      : 4 * ulp(want) + std::fabs(want) * (0x1p-24L * std::fabs(v) + argerr);
+          ASSERT_LE(std::fabs(y[j] - want), tol) << "kind " << static_cast<int>(kind) << " dim " << dim << " j " << j
+                                                << " got " << y[j] << " want " << static_cast<double>(want);
+          long double wg;
+          if (kind == SoftmaxKind::LogSoftmax) {
+            wg = g[j] - std::exp(static_cast<long double>(y[j])) * gs;
+          } else {
+            wg = sgn * static_cast<long double>(y[j]) * (g[j] - gs);
+          }
+          // log_softmax: exp(y) carries ~1 ulp; softmax: g - s rounds (2^-24 (|g| + |s|)) before the product.
+          const long double ylj = static_cast<long double>(y[j]);
+          const long double gtol =
+              4 * ulp(wg) + (kind == SoftmaxKind::LogSoftmax
+                                 ? 0x1p-22L * std::fabs(std::exp(ylj) * gs)
+                                 : 0x1p-23L * std::fabs(ylj) * (std::fabs(static_cast<long double>(g[j])) + std::fabs(gs)));
+          ASSERT_LE(std::fabs(gx[j] - wg), gtol) << "backward kind " << static_cast<int>(kind) << " dim " << dim
+                                                 << " j " << j << " got " << gx[j] << " want " << static_cast<double>(wg) << " g " << g[j] << " y " << y[j] << " gs " << static_cast<double>(gs) << " tol " << static_cast<double>(gtol);
+        }
+      }
+    }
+  }
 }
 
 TEST(KernelPrelu, MatchesLoops) {

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "actlab/core/tensor.h"
 #include "actlab/tensorboard/error.h"
 #include "actlab/tensorboard/record.h"
 #include "actlab/tensorboard/summary.h"
@@ -117,6 +118,13 @@ class SummaryWriter {
                   const std::vector<std::int64_t>& shape, std::int64_t step = 0,
                   std::string_view dataformats = "NCHW",
                   std::optional<double> walltime = std::nullopt);
+  // Tensor forms (any dtype and strides; values are converted to float), as PyTorch's writer takes tensors.
+  void add_histogram(const std::string& tag, const Tensor& values, std::int64_t step = 0,
+                     std::optional<double> walltime = std::nullopt);
+  void add_image(const std::string& tag, const Tensor& image, std::int64_t step = 0,
+                 std::string_view dataformats = "CHW", std::optional<double> walltime = std::nullopt);
+  void add_images(const std::string& tag, const Tensor& images, std::int64_t step = 0,
+                  std::string_view dataformats = "NCHW", std::optional<double> walltime = std::nullopt);
   // Text plugin (markdown), under tag "<tag>/text_summary".
   void add_text(const std::string& tag, std::string_view text, std::int64_t step = 0,
                 std::optional<double> walltime = std::nullopt);

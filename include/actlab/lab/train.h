@@ -1,0 +1,83 @@
+// Training the lab's networks on Fashion-MNIST (or any MNIST-format data): the models of `actlab train`,
+// the loop, evaluation, and the metrics it reports. Used by the CLI and by the experiments.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actlab/core/tensor.h"
+#include "actlab/nn/sequential.h"
+
+namespace actlab::lab {
+
+struct TrainConfig {
+  std::string model = "seed-cnn";  // seed-cnn | mlp | cnn
+  std::string act = "ReLU";        // any activation spec
+  int64_t epochs = 1;
+  int64_t batch_size = 64;
+  double lr = 0.05;
+  double momentum = 0.9;
+  std::string optimizer = "sgd";  // sgd | adam
+  uint64_t seed = 0;
+  std::string data_dir;            // empty: ACTLAB_DATA or /usr/share/datasets/fashion-mnist
+  int64_t max_steps = -1;          // stop after this many optimizer steps (all epochs together)
+  // mlp
+  int64_t depth = 20;
+  int64_t width = 128;
+  bool batchnorm = false;
+  std::string init = "default";    // default | kaiming
+  // cnn: random horizontal flips and crops with 2 pixels of padding
+  bool augment = false;
+};
+
+// The named networks, built with the default generator (seed it first for reproducible weights).
+// seed-cnn: the seed's network for 1x28x28 input; mlp: a deep MLP; cnn: the stronger network for accuracy.
+std::shared_ptr<nn::Sequential> build_model(const TrainConfig& config, int64_t in_channels = 1, int64_t height = 28,
+                                            int64_t width = 28, int64_t num_classes = 10);
+// The valid model names, for messages.
+const char* model_names();
+
+struct EpochStats {
+  int64_t epoch = 0;
+  double train_loss = 0;       // mean over the epoch's batches
+  double train_accuracy = 0;
+  double test_loss = 0;
+  double test_accuracy = 0;
+  double train_seconds = 0;    // this epoch's training time, evaluation excluded
+  double images_per_second = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochStats> history;
+  std::vector<double> step_losses;  // every optimizer step's loss
+  double test_accuracy = 0;
+  double train_loss = 0;
+  double train_images_per_second = 0;
+  double train_seconds = 0;
+  int64_t epochs = 0;
+  int64_t steps = 0;
+};
+
+// Progress after each step: epoch, batch index within the epoch, batches per epoch, running loss and
+// accuracy over the epoch so far, images per second so far.
+using ProgressFn = std::function<void(int64_t epoch, int64_t batch, int64_t batches, double loss, double accuracy,
+                                      double images_per_second)>;
+
+// Normalized images [N, 1, H, W] (ToTensor then Normalize(0.5, 0.5), as the seed does) and int64 labels.
+struct Split {
+  Tensor images;
+  Tensor labels;
+};
+Split load_split(const std::string& data_dir, bool train);
+
+// Trains `model` on `train` and evaluates on `test` after each epoch.
+TrainResult train(nn::Sequential& model, const Split& train_split, const Split& test_split, const TrainConfig& config,
+                  const ProgressFn& progress = nullptr);
+
+// Loss and accuracy of `model` (in eval mode, without gradients) over a split, in batches.
+std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, int64_t batch_size = 1000);
+
+}  // namespace actlab::lab

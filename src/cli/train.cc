@@ -1,0 +1,111 @@
+// actlab train: train one of the lab's networks on Fashion-MNIST and report test accuracy and speed.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "actlab/actlab.h"
+#include "actlab/core/file.h"
+#include "actlab/lab/train.h"
+#include "actlab/nn/activation.h"
+#include "actlab/nn/checkpoint.h"
+#include "cli/cli.h"
+
+namespace actlab::cli {
+
+namespace {
+struct TrainOptions {
+  lab::TrainConfig config;
+  int threads = 0;
+  std::string metrics_json;
+  std::string save;
+};
+
+void draw_progress(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches, double loss, double acc, double ips) {
+  constexpr int kWidth = 30;
+  int filled = static_cast<int>(kWidth * batch / std::max<int64_t>(batches, 1));
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(stderr, "\repoch %lld/%lld [%s] %lld/%lld loss %.4f acc %.4f %.0f img/s ",
+               static_cast<long long>(epoch), static_cast<long long>(epochs), bar.c_str(),
+               static_cast<long long>(batch), static_cast<long long>(batches), loss, acc, ips);
+  std::fflush(stderr);
+}
+}  // namespace
+
+void add_train(CLI::App& app, Action& action) {
+  auto opt = std::make_shared<TrainOptions>();
+  lab::TrainConfig& c = opt->config;
+  CLI::App* sub = app.add_subcommand("train", "train a network on Fashion-MNIST");
+  sub->add_option("--model", c.model, "seed-cnn | mlp | cnn")->required();
+  sub->add_option("--act", c.act, "activation spec for every hidden layer, e.g. ReLU, LeakyReLU(0.2)")->required();
+  sub->add_option("--epochs", c.epochs, "epochs (default 1)")->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  sub->add_option("--batch-size", c.batch_size, "batch size (default 64)")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--lr", c.lr, "learning rate (default 0.05)");
+  sub->add_option("--momentum", c.momentum, "SGD momentum (default 0.9)")->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--optimizer", c.optimizer, "sgd | adam (default sgd)")->check(CLI::IsMember({"sgd", "adam"}));
+  sub->add_option("--seed", c.seed, "seed for weights, shuffling and dropout (default 0)");
+  sub->add_option("--threads", opt->threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
+  sub->add_option("--data", c.data_dir, "MNIST-format data directory (default: $ACTLAB_DATA or /usr/share/datasets/fashion-mnist)");
+  sub->add_option("--max-steps", c.max_steps, "stop after this many optimizer steps")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  sub->add_option("--depth", c.depth, "mlp: hidden layers (default 20)")->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  sub->add_option("--width", c.width, "mlp: units per hidden layer (default 128)")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  sub->add_flag("--batchnorm", c.batchnorm, "mlp: BatchNorm1d after every hidden Linear");
+  sub->add_option("--init", c.init, "mlp/any: default | kaiming")->check(CLI::IsMember({"default", "kaiming"}));
+  sub->add_option("--metrics-json", opt->metrics_json, "write the metrics as JSON to this file");
+  sub->add_option("--save", opt->save, "save the trained model's state to this checkpoint file");
+  sub->callback([&action, opt] {
+    action = [opt]() -> int {
+      lab::TrainConfig& c = opt->config;
+      if (opt->threads > 0) set_num_threads(opt->threads);
+      nn::parse_activation_spec(c.act);  // a bad spec fails before the data is read
+      manual_seed(c.seed);
+      auto model = lab::build_model(c);
+      lab::Split train = lab::load_split(c.data_dir, true);
+      lab::Split test = lab::load_split(c.data_dir, false);
+      bool tty = stderr_is_tty();
+      lab::ProgressFn progress;
+      if (tty)
+        progress = [&](int64_t e, int64_t b, int64_t n, double loss, double acc, double ips) {
+          if (b % 10 == 0 || b == n) draw_progress(e, c.epochs, b, n, loss, acc, ips);
+        };
+      lab::TrainResult r = lab::train(*model, train, test, c, progress);
+      if (tty) std::fprintf(stderr, "\n");
+      for (const auto& e : r.history)
+        std::printf("epoch %lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s\n",
+                    static_cast<long long>(e.epoch), e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy,
+                    e.train_seconds, e.images_per_second);
+      AtomicFileSet files;
+      if (!opt->metrics_json.empty()) {
+        nlohmann::json history = nlohmann::json::array();
+        for (const auto& e : r.history)
+          history.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
+                             {"test_loss", e.test_loss}, {"test_accuracy", e.test_accuracy},
+                             {"train_seconds", e.train_seconds}, {"images_per_second", e.images_per_second}});
+        nlohmann::json j = {{"test_accuracy", r.test_accuracy},
+                            {"train_loss", r.train_loss},
+                            {"train_images_per_second", r.train_images_per_second},
+                            {"train_seconds", r.train_seconds},
+                            {"epochs", r.epochs},
+                            {"steps", r.steps},
+                            {"history", history},
+                            {"config",
+                             {{"model", c.model}, {"act", nn::parse_activation_spec(c.act).to_string()},
+                              {"batch_size", c.batch_size}, {"lr", c.lr}, {"momentum", c.momentum},
+                              {"optimizer", c.optimizer}, {"seed", c.seed}, {"threads", get_num_threads()},
+                              {"max_steps", c.max_steps}, {"init", c.init}}}};
+        if (c.model == "mlp") {
+          j["config"]["depth"] = c.depth;
+          j["config"]["width"] = c.width;
+          j["config"]["batchnorm"] = c.batchnorm;
+        }
+        std::string text = j.dump(2) + "\n";
+        files.add(opt->metrics_json, text.data(), text.size());
+      }
+      files.commit();
+      if (!opt->save.empty())
+        nn::save_module(*model, opt->save, {{"model", c.model}, {"act", c.act}});
+      return 0;
+    };
+  });
+}
+
+}  // namespace actlab::cli

@@ -1,0 +1,211 @@
+#include "actlab/lab/train.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "actlab/autograd/grad_mode.h"
+#include "actlab/data/dataloader.h"
+#include "actlab/data/mnist.h"
+#include "actlab/nn/activation.h"
+#include "actlab/nn/init.h"
+#include "actlab/nn/layers.h"
+#include "actlab/nn/loss.h"
+#include "actlab/ops/ops.h"
+#include "actlab/optim/adam.h"
+#include "actlab/optim/sgd.h"
+
+namespace actlab::lab {
+
+namespace {
+
+std::shared_ptr<nn::Module> act(const nn::ActivationSpec& spec) { return nn::make_activation(spec); }
+
+// kaiming init's nonlinearity for an activation (the gains PyTorch defines; others use relu's).
+void kaiming_init(nn::Sequential& model, const nn::ActivationSpec& spec) {
+  std::string nonlinearity = "relu";
+  double a = 0;
+  switch (spec.id) {
+    case kernels::ActId::LeakyReLU:
+      nonlinearity = "leaky_relu";
+      a = spec.values[0];
+      break;
+    case kernels::ActId::Tanh: nonlinearity = "tanh"; break;
+    case kernels::ActId::Sigmoid: nonlinearity = "sigmoid"; break;
+    case kernels::ActId::SELU: nonlinearity = "selu"; break;
+    default: break;
+  }
+  for (auto& [name, p] : model.named_parameters()) {
+    Tensor t = p;
+    if (name.size() > 7 && name.substr(name.size() - 7) == ".weight" && t.dim() >= 2) {
+      nn::init::kaiming_normal_(t, a, "fan_in", nonlinearity);
+    } else if (name.size() > 5 && name.substr(name.size() - 5) == ".bias" && t.dim() == 1) {
+      // BatchNorm biases are zero already; Linear/Conv biases start at zero under kaiming init.
+      nn::init::zeros_(t);
+    }
+  }
+}
+
+}  // namespace
+
+const char* model_names() { return "seed-cnn, mlp, cnn"; }
+
+std::shared_ptr<nn::Sequential> build_model(const TrainConfig& c, int64_t in_channels, int64_t height, int64_t width,
+                                            int64_t num_classes) {
+  nn::ActivationSpec spec = nn::parse_activation_spec(c.act);
+  auto model = std::make_shared<nn::Sequential>();
+  if (c.model == "seed-cnn") {
+    model->push_back(std::make_shared<nn::Conv2d>(in_channels, 16, 3, nn::Conv2dOptions{.padding = 1}));
+    model->push_back(std::make_shared<nn::BatchNorm2d>(16));
+    model->push_back(act(spec));
+    model->push_back(std::make_shared<nn::MaxPool2d>(2));
+    model->push_back(std::make_shared<nn::Conv2d>(16, 32, 3, nn::Conv2dOptions{.padding = 1}));
+    model->push_back(act(spec));
+    model->push_back(std::make_shared<nn::AdaptiveAvgPool2d>(1));
+    model->push_back(std::make_shared<nn::Flatten>());
+    model->push_back(std::make_shared<nn::Linear>(32, num_classes));
+  } else if (c.model == "mlp") {
+    if (c.depth < 1) throw ValueError(detail::concat("--depth must be at least 1, got ", c.depth));
+    if (c.width < 1) throw ValueError(detail::concat("--width must be at least 1, got ", c.width));
+    model->push_back(std::make_shared<nn::Flatten>());
+    int64_t in = in_channels * height * width;
+    for (int64_t i = 0; i < c.depth; ++i) {
+      model->push_back(std::make_shared<nn::Linear>(in, c.width));
+      if (c.batchnorm) model->push_back(std::make_shared<nn::BatchNorm1d>(c.width));
+      model->push_back(act(spec));
+      in = c.width;
+    }
+    model->push_back(std::make_shared<nn::Linear>(in, num_classes));
+  } else if (c.model == "cnn") {
+    // Two VGG-style blocks of two 3x3 convolutions with BatchNorm, then a small classifier with dropout.
+    int64_t ch = in_channels;
+    for (int64_t out : {int64_t{32}, int64_t{64}}) {
+      for (int k = 0; k < 2; ++k) {
+        model->push_back(std::make_shared<nn::Conv2d>(ch, out, 3, nn::Conv2dOptions{.padding = 1, .bias = false}));
+        model->push_back(std::make_shared<nn::BatchNorm2d>(out));
+        model->push_back(act(spec));
+        ch = out;
+      }
+      model->push_back(std::make_shared<nn::MaxPool2d>(2));
+    }
+    model->push_back(std::make_shared<nn::Dropout>(0.25));
+    model->push_back(std::make_shared<nn::Flatten>());
+    model->push_back(std::make_shared<nn::Linear>(ch * (height / 4) * (width / 4), 256));
+    model->push_back(std::make_shared<nn::BatchNorm1d>(256));
+    model->push_back(act(spec));
+    model->push_back(std::make_shared<nn::Dropout>(0.5));
+    model->push_back(std::make_shared<nn::Linear>(256, num_classes));
+  } else {
+    throw ValueError(detail::concat("unknown model '", c.model, "'; valid models: ", model_names()));
+  }
+  if (c.init == "kaiming")
+    kaiming_init(*model, spec);
+  else if (c.init != "default")
+    throw ValueError(detail::concat("unknown init '", c.init, "'; valid: default, kaiming"));
+  return model;
+}
+
+Split load_split(const std::string& data_dir, bool train) {
+  data::FashionMNIST ds(data_dir.empty() ? data::default_data_dir() : data_dir, train);
+  Tensor x = ds.images_as_float();  // [N, 1, H, W] in [0, 1]
+  {
+    NoGradGuard ng;
+    x.add_(-0.5).div_(0.5);  // Normalize(0.5, 0.5)
+  }
+  return {x, ds.labels()};
+}
+
+std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, int64_t batch_size) {
+  bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard ng;
+  int64_t n = split.images.sizes()[0];
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < n; start += batch_size) {
+    int64_t len = std::min(batch_size, n - start);
+    Tensor x = split.images.narrow(0, start, len);
+    Tensor y = split.labels.narrow(0, start, len);
+    Tensor out = model(x);
+    loss_sum += nn::functional::cross_entropy(out, y, {.reduction = "sum"}).item<double>();
+    correct += (out.argmax(1) == y).sum().item<int64_t>();
+  }
+  model.train(was_training);
+  return {loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+}
+
+TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const TrainConfig& c,
+                  const ProgressFn& progress) {
+  if (c.epochs < 1) throw ValueError(detail::concat("--epochs must be at least 1, got ", c.epochs));
+  if (c.batch_size < 1) throw ValueError(detail::concat("--batch-size must be at least 1, got ", c.batch_size));
+  if (!(c.lr > 0) || !std::isfinite(c.lr)) throw ValueError(detail::concat("--lr must be positive, got ", c.lr));
+  std::unique_ptr<optim::Optimizer> opt;
+  if (c.optimizer == "sgd")
+    opt = std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = c.lr, .momentum = c.momentum});
+  else if (c.optimizer == "adam")
+    opt = std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions{.lr = c.lr});
+  else
+    throw ValueError(detail::concat("unknown optimizer '", c.optimizer, "'; valid: sgd, adam"));
+
+  data::DataLoaderOptions lo{.batch_size = c.batch_size, .shuffle = true, .seed = c.seed};
+  data::DataLoader loader(tr.images, tr.labels, lo);
+  nn::CrossEntropyLoss criterion;
+  TrainResult r;
+  using clock = std::chrono::steady_clock;
+  for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
+    model.train();
+    EpochStats es;
+    es.epoch = epoch + 1;
+    double loss_sum = 0;
+    int64_t seen = 0, correct = 0, batches = 0;
+    auto t0 = clock::now();
+    bool stop = false;
+    for (auto& batch : loader.epoch(epoch)) {
+      Tensor out = model(batch.data);
+      Tensor loss = criterion(out, batch.target);
+      opt->zero_grad();
+      loss.backward();
+      opt->step();
+      double l = loss.item<double>();
+      if (!std::isfinite(l))
+        throw Error(detail::concat("training diverged: the loss is ", l, " at epoch ", epoch + 1, " step ", r.steps + 1,
+                                   "; try a smaller --lr"));
+      int64_t b = batch.target.numel();
+      {
+        NoGradGuard ng;
+        correct += (out.argmax(1) == batch.target).sum().item<int64_t>();
+      }
+      loss_sum += l;
+      seen += b;
+      ++batches;
+      ++r.steps;
+      r.step_losses.push_back(l);
+      double secs = std::chrono::duration<double>(clock::now() - t0).count();
+      if (progress)
+        progress(epoch + 1, batch.index + 1, loader.len(), loss_sum / static_cast<double>(batches),
+                 static_cast<double>(correct) / static_cast<double>(seen), static_cast<double>(seen) / secs);
+      if (c.max_steps >= 0 && r.steps >= c.max_steps) {
+        stop = true;
+        break;
+      }
+    }
+    es.train_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    es.train_loss = batches ? loss_sum / static_cast<double>(batches) : 0;
+    es.train_accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0;
+    es.images_per_second = es.train_seconds > 0 ? static_cast<double>(seen) / es.train_seconds : 0;
+    auto [tl, ta] = evaluate(model, te);
+    es.test_loss = tl;
+    es.test_accuracy = ta;
+    r.history.push_back(es);
+    r.train_seconds += es.train_seconds;
+    r.train_loss = es.train_loss;
+    r.test_accuracy = ta;
+    r.epochs = epoch + 1;
+    if (stop) break;
+  }
+  int64_t images = 0;
+  for (const auto& e : r.history) images += static_cast<int64_t>(e.images_per_second * e.train_seconds + 0.5);
+  r.train_images_per_second = r.train_seconds > 0 ? static_cast<double>(images) / r.train_seconds : 0;
+  return r;
+}
+
+}  // namespace actlab::lab

@@ -1,0 +1,236 @@
+// F.batch_norm forward and backward over dim 1 of [N, C, *], one channel per OpenMP iteration. Sums run in
+// eight independent lanes per segment (vectorizable without reassociation) and are carried in double.
+#include <cmath>
+#include <vector>
+
+#include "actlab/autograd/grad_mode.h"
+#include "actlab/nn/functional_layers.h"
+#include "actlab/ops/ops.h"
+#include "ops/elementwise_impl.h"
+
+namespace actlab {
+namespace {
+
+using autograd::FunctionNode;
+
+template <class T>
+inline double lane_sum(const T* p, int64_t n) {
+  T lanes[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += p[i + l];
+  double s = 0;
+  for (int l = 0; l < 8; ++l) s += lanes[l];
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+template <class T>
+inline double lane_sq_centered(const T* p, int64_t n, T m) {
+  T lanes[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      T d = p[i + l] - m;
+      lanes[l] += d * d;
+    }
+  double s = 0;
+  for (int l = 0; l < 8; ++l) s += lanes[l];
+  for (; i < n; ++i) s += double(p[i] - m) * double(p[i] - m);
+  return s;
+}
+
+// sum(g) and sum(g * (x - m)).
+template <class T>
+inline void lane_dot_centered(const T* g, const T* x, int64_t n, T m, double& sg, double& sgx) {
+  T a[8] = {}, b[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      a[l] += g[i + l];
+      b[l] += g[i + l] * (x[i + l] - m);
+    }
+  for (int l = 0; l < 8; ++l) {
+    sg += a[l];
+    sgx += b[l];
+  }
+  for (; i < n; ++i) {
+    sg += g[i];
+    sgx += double(g[i]) * double(x[i] - m);
+  }
+}
+
+template <class T>
+const T* cptr(const Tensor& t) {
+  return t.defined() ? reinterpret_cast<const T*>(t.raw_data()) : nullptr;
+}
+
+void check_channels(const Tensor& t, const char* name, int64_t C) {
+  if (t.defined() && t.numel() != C)
+    throw ValueError(detail::concat(name, " should contain ", C, " elements not ", t.numel()));
+}
+
+}  // namespace
+
+namespace nn::functional {
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  if (!input.defined()) throw ValueError("batch_norm: input must be a defined tensor");
+  if (input.dim() < 2)
+    throw ValueError(detail::concat("batch_norm: expected input with at least 2 dimensions, got input of size ",
+                                    shape_str(input.sizes())));
+  if (!input.is_floating_point())
+    throw ValueError(detail::concat("\"batch_norm\" not implemented for '", input.dtype() == kInt64 ? "Long" : "Bool",
+                                    "'"));
+  const int64_t N = input.size(0), C = input.size(1);
+  const int64_t S = C == 0 ? 0 : input.numel() / std::max<int64_t>(N * C, 1);
+  const int64_t M = N * S;  // values per channel
+  check_channels(running_mean, "running_mean", C);
+  check_channels(running_var, "running_var", C);
+  check_channels(weight, "weight", C);
+  check_channels(bias, "bias", C);
+  for (const Tensor* t : {&weight, &bias})
+    if (t->defined() && t->dtype() != input.dtype())
+      throw ValueError(detail::concat("expected scalar type ", dtype_name(input.dtype()), " but found ",
+                                      dtype_name(t->dtype())));
+  const bool use_batch = training || !running_mean.defined() || !running_var.defined();
+  if (!training && (!running_mean.defined() || !running_var.defined()))
+    throw ValueError("running_mean must be defined in evaluation mode");
+  if (training && M == 1)
+    throw ValueError(detail::concat("Expected more than 1 value per channel when training, got input size ",
+                                    shape_str(input.sizes())));
+
+  Tensor x = input.contiguous();
+  Tensor w = weight.defined() ? weight.contiguous() : Tensor();
+  Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor out = make_tensor(input.sizes(), input.dtype());
+  std::vector<double> mean(C, 0.0), invstd(C, 0.0), var(C, 0.0);
+
+  dispatch_floating(input.dtype(), "batch_norm", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = cptr<T>(x);
+    const T* wp = cptr<T>(w);
+    const T* bp = cptr<T>(b);
+    T* yp = reinterpret_cast<T*>(out.raw_data());
+    std::vector<double> rm, rv;
+    if (!use_batch) {
+      rm = running_mean.to_vector();
+      rv = running_var.to_vector();
+    }
+#pragma omp parallel for schedule(static) if (M * C > 16384)
+    for (int64_t c = 0; c < C; ++c) {
+      double mu, is;
+      if (use_batch) {
+        double s = 0;
+        for (int64_t n = 0; n < N; ++n) s += lane_sum(xp + (n * C + c) * S, S);
+        mu = M > 0 ? s / double(M) : NAN;
+        double q = 0;
+        for (int64_t n = 0; n < N; ++n) q += lane_sq_centered(xp + (n * C + c) * S, S, static_cast<T>(mu));
+        var[c] = M > 0 ? q / double(M) : NAN;
+        mean[c] = mu;
+        is = 1.0 / std::sqrt(var[c] + eps);
+      } else {
+        mu = rm[c];
+        is = 1.0 / std::sqrt(rv[c] + eps);
+        mean[c] = mu;
+      }
+      invstd[c] = is;
+      const T alpha = static_cast<T>(is * (wp ? double(wp[c]) : 1.0));
+      const T beta = static_cast<T>((bp ? double(bp[c]) : 0.0) - mu * double(alpha));
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xs = xp + (n * C + c) * S;
+        T* ys = yp + (n * C + c) * S;
+        for (int64_t i = 0; i < S; ++i) ys[i] = xs[i] * alpha + beta;
+      }
+    }
+  });
+
+  // Running statistics (in place, outside autograd), with the unbiased variance.
+  if (training && running_mean.defined() && running_var.defined() && M > 0) {
+    auto update = [&](const Tensor& buf, const std::vector<double>& stat, double corr) {
+      Tensor bc = buf;
+      dispatch_floating(buf.dtype(), "batch_norm", [&](auto tag) {
+        using T = decltype(tag);
+        if (buf.is_contiguous()) {
+          T* p = reinterpret_cast<T*>(bc.raw_data());
+          for (int64_t c = 0; c < C; ++c) p[c] = static_cast<T>((1 - momentum) * double(p[c]) + momentum * stat[c] * corr);
+        } else {
+          std::vector<double> old = buf.to_vector();
+          std::vector<double> nv(C);
+          for (int64_t c = 0; c < C; ++c) nv[c] = (1 - momentum) * old[c] + momentum * stat[c] * corr;
+          NoGradGuard ng;
+          bc.copy_(from_data(nv, buf.sizes(), {buf.dtype()}));
+        }
+      });
+      autograd::bump_version(buf);
+    };
+    update(running_mean, mean, 1.0);
+    update(running_var, var, M > 1 ? double(M) / double(M - 1) : INFINITY);
+  }
+
+  if (autograd::compute_requires_grad({&input, &weight, &bias})) {
+    const bool need_x = input.requires_grad(), need_w = weight.defined() && weight.requires_grad(),
+               need_b = bias.defined() && bias.requires_grad(), has_w = weight.defined();
+    auto node = detail::make_node(
+        "NativeBatchNormBackward0",
+        [=](const std::vector<Tensor>& grads, FunctionNode& self) -> std::vector<Tensor> {
+          if (!grads[0].defined()) return {Tensor(), Tensor(), Tensor()};
+          Tensor xs = self.saved(0);
+          Tensor ws = has_w ? self.saved(1).contiguous() : Tensor();
+          Tensor gy = grads[0].contiguous();
+          Tensor gx = need_x ? make_tensor(xs.sizes(), xs.dtype()) : Tensor();
+          Tensor gw = need_w ? make_tensor({C}, xs.dtype()) : Tensor();
+          Tensor gb = need_b ? make_tensor({C}, xs.dtype()) : Tensor();
+          dispatch_floating(xs.dtype(), "batch_norm_backward", [&](auto tag) {
+            using T = decltype(tag);
+            const T* xp = cptr<T>(xs);
+            const T* gp = cptr<T>(gy);
+            const T* wp = cptr<T>(ws);
+            T* gxp = need_x ? reinterpret_cast<T*>(gx.raw_data()) : nullptr;
+            T* gwp = need_w ? reinterpret_cast<T*>(gw.raw_data()) : nullptr;
+            T* gbp = need_b ? reinterpret_cast<T*>(gb.raw_data()) : nullptr;
+#pragma omp parallel for schedule(static) if (M * C > 16384)
+            for (int64_t c = 0; c < C; ++c) {
+              const T mu = static_cast<T>(mean[c]);
+              const double is = invstd[c];
+              double sg = 0, sgx = 0;
+              for (int64_t n = 0; n < N; ++n)
+                lane_dot_centered(gp + (n * C + c) * S, xp + (n * C + c) * S, S, mu, sg, sgx);
+              if (gwp) gwp[c] = static_cast<T>(sgx * is);
+              if (gbp) gbp[c] = static_cast<T>(sg);
+              if (!gxp) continue;
+              const double wc = wp ? double(wp[c]) : 1.0;
+              if (use_batch) {
+                // gx = (gy - mean(gy) - (x - mu) * is^2 * mean(gy * (x - mu))) * is * w
+                const T k = static_cast<T>(is * wc);
+                const T gmean = static_cast<T>(M > 0 ? sg / double(M) : 0.0);
+                const T proj = static_cast<T>(M > 0 ? sgx / double(M) * is * is : 0.0);
+                for (int64_t n = 0; n < N; ++n) {
+                  const T* xr = xp + (n * C + c) * S;
+                  const T* gr = gp + (n * C + c) * S;
+                  T* o = gxp + (n * C + c) * S;
+                  for (int64_t i = 0; i < S; ++i) o[i] = (gr[i] - gmean - (xr[i] - mu) * proj) * k;
+                }
+              } else {
+                const T k = static_cast<T>(is * wc);
+                for (int64_t n = 0; n < N; ++n) {
+                  const T* gr = gp + (n * C + c) * S;
+                  T* o = gxp + (n * C + c) * S;
+                  for (int64_t i = 0; i < S; ++i) o[i] = gr[i] * k;
+                }
+              }
+            }
+          });
+          return {gx, gw, gb};
+        },
+        {&input, &weight, &bias});
+    node->save(x.is_same(input) ? input : x.detach());
+    if (has_w) node->save(weight);
+    autograd::set_history(out, node);
+  }
+  return out;
+}
+
+}  // namespace nn::functional
+}  // namespace actlab

@@ -1,0 +1,329 @@
+// F.conv2d forward and backward: im2col + GEMM per image, the images spread over the OpenMP threads (each
+// thread's oneDNN sgemm then runs single-threaded on a column buffer that stays in cache). With fewer
+// images than threads the images run one after another and the GEMMs use the threads instead.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "actlab/autograd/grad_mode.h"
+#include "actlab/nn/functional_layers.h"
+#include "actlab/ops/ops.h"
+#include "ops/elementwise_impl.h"
+#include "ops/gemm.h"
+
+namespace actlab {
+
+namespace nn {
+std::string Size2::to_string() const { return scalar ? std::to_string(h) : tuple_string(); }
+std::string Size2::tuple_string() const { return detail::concat("(", h, ", ", w, ")"); }
+}  // namespace nn
+
+namespace {
+
+using autograd::FunctionNode;
+
+struct ConvGeom {
+  int64_t N, C, H, W;     // input
+  int64_t O, kh, kw;      // weight [O, C/groups, kh, kw]
+  int64_t sh, sw, ph, pw, dh, dw;  // ph/pw: padding before (top/left)
+  int64_t OH, OW, groups;
+  int64_t Cg() const { return C / groups; }
+  int64_t Og() const { return O / groups; }
+  int64_t K() const { return Cg() * kh * kw; }  // GEMM depth per group
+  int64_t P() const { return OH * OW; }
+  bool direct() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && OH == H && OW == W; }
+};
+
+// For kernel column j: the output columns [lo, hi) whose input column ow*sw - pw + j*dw lies inside [0, W).
+inline void valid_range(int64_t OW, int64_t W, int64_t sw, int64_t pw, int64_t off, int64_t& lo, int64_t& hi) {
+  // iw = ow*sw + (off - pw) with off = j*dw; need 0 <= iw < W.
+  int64_t base = off - pw;
+  lo = base >= 0 ? 0 : (-base + sw - 1) / sw;
+  hi = base > W - 1 ? 0 : (W - 1 - base) / sw + 1;
+  lo = std::min(lo, OW);
+  hi = std::clamp<int64_t>(hi, lo, OW);
+}
+
+// col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 outside).
+template <class T>
+void im2col(const T* x, T* col, const ConvGeom& g) {
+  const int64_t P = g.P();
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* row = col + ((c * g.kh + i) * g.kw + j) * P;
+        int64_t lo, hi;
+        valid_range(g.OW, g.W, g.sw, g.pw, j * g.dw, lo, hi);
+        const int64_t shift = j * g.dw - g.pw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* dst = row + oh * g.OW;
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(dst, dst + g.OW, T(0));
+            continue;
+          }
+          const T* src = x + (c * g.H + ih) * g.W;
+          std::fill(dst, dst + lo, T(0));
+          if (g.sw == 1) {
+            if (hi > lo) std::memcpy(dst + lo, src + lo + shift, (hi - lo) * sizeof(T));
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + shift];
+          }
+          std::fill(dst + hi, dst + g.OW, T(0));
+        }
+      }
+}
+
+// The adjoint of im2col: gx[c][ih][iw] += col[...] (gx must start zeroed).
+template <class T>
+void col2im(const T* col, T* gx, const ConvGeom& g) {
+  const int64_t P = g.P();
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* row = col + ((c * g.kh + i) * g.kw + j) * P;
+        int64_t lo, hi;
+        valid_range(g.OW, g.W, g.sw, g.pw, j * g.dw, lo, hi);
+        const int64_t shift = j * g.dw - g.pw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* src = row + oh * g.OW;
+          T* dst = gx + (c * g.H + ih) * g.W;
+          if (g.sw == 1) {
+            T* d = dst + shift;
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow] += src[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw + shift] += src[ow];
+          }
+        }
+      }
+}
+
+// Runs body(n, tid) for every image: over the OpenMP threads when there are at least as many images as
+// threads (GEMMs inside then run single-threaded), else serially (GEMMs use the threads).
+template <class F>
+void for_each_image(int64_t N, int nthreads, F&& body) {
+  if (N >= nthreads && nthreads > 1) {
+#pragma omp parallel num_threads(nthreads)
+    {
+      const int tid = omp_get_thread_num();
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < N; ++n) body(n, tid);
+    }
+  } else {
+    for (int64_t n = 0; n < N; ++n) body(n, 0);
+  }
+}
+
+inline int image_threads(int64_t N) {
+  int t = omp_get_max_threads();
+  return N >= t ? t : 1;
+}
+
+template <class T>
+void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g) {
+  const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.direct() ? 0 : g.C * g.kh * g.kw * P;
+  const int nt = image_threads(g.N);
+  std::vector<std::vector<T>> cols(nt);
+  for_each_image(g.N, nt, [&](int64_t n, int tid) {
+    const T* xn = x + n * g.C * g.H * g.W;
+    const T* col = xn;
+    if (!g.direct()) {
+      auto& buf = cols[tid];
+      if (buf.size() < static_cast<size_t>(colsize)) buf.resize(colsize);
+      im2col(xn, buf.data(), g);
+      col = buf.data();
+    }
+    T* on = out + n * g.O * P;
+    for (int64_t gr = 0; gr < g.groups; ++gr)
+      detail::gemm(false, false, Og, P, K, T(1), w + gr * Og * K, K, col + gr * K * P, P, T(0), on + gr * Og * P, P);
+    if (b)
+      for (int64_t o = 0; o < g.O; ++o) {
+        T* r = on + o * P;
+        const T bv = b[o];
+        for (int64_t p = 0; p < P; ++p) r[p] += bv;
+      }
+  });
+}
+
+// Gradients of conv_forward; each output pointer may be null (not needed). gx need not be zeroed.
+template <class T>
+void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, const ConvGeom& g) {
+  const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.C * g.kh * g.kw * P;
+  const int64_t wsize = g.O * K;
+  const int nt = image_threads(g.N);
+  std::vector<std::vector<T>> cols(nt), gws(gw ? nt : 0), gbs(gb ? nt : 0);
+  for (auto& v : gws) v.assign(wsize, T(0));
+  for (auto& v : gbs) v.assign(g.O, T(0));
+  for_each_image(g.N, nt, [&](int64_t n, int tid) {
+    const T* gyn = gy + n * g.O * P;
+    auto& buf = cols[tid];
+    if (!g.direct() && buf.size() < static_cast<size_t>(colsize)) buf.resize(colsize);
+    if (gw) {
+      const T* xn = x + n * g.C * g.H * g.W;
+      const T* col = xn;
+      if (!g.direct()) {
+        im2col(xn, buf.data(), g);
+        col = buf.data();
+      }
+      T* acc = gws[tid].data();
+      for (int64_t gr = 0; gr < g.groups; ++gr)
+        detail::gemm(false, true, Og, K, P, T(1), gyn + gr * Og * P, P, col + gr * K * P, P, T(1), acc + gr * Og * K,
+                     K);
+    }
+    if (gb) {
+      T* acc = gbs[tid].data();
+      for (int64_t o = 0; o < g.O; ++o) {
+        const T* r = gyn + o * P;
+        T lanes[8] = {};
+        int64_t p = 0;
+        for (; p + 8 <= P; p += 8)
+          for (int l = 0; l < 8; ++l) lanes[l] += r[p + l];
+        T s = 0;
+        for (int l = 0; l < 8; ++l) s += lanes[l];
+        for (; p < P; ++p) s += r[p];
+        acc[o] += s;
+      }
+    }
+    if (gx) {
+      T* gxn = gx + n * g.C * g.H * g.W;
+      if (g.direct()) {
+        for (int64_t gr = 0; gr < g.groups; ++gr)
+          detail::gemm(true, false, K, P, Og, T(1), w + gr * Og * K, K, gyn + gr * Og * P, P, T(0), gxn + gr * K * P, P);
+      } else {
+        for (int64_t gr = 0; gr < g.groups; ++gr)
+          detail::gemm(true, false, K, P, Og, T(1), w + gr * Og * K, K, gyn + gr * Og * P, P, T(0),
+                       buf.data() + gr * K * P, P);
+        std::fill(gxn, gxn + g.C * g.H * g.W, T(0));
+        col2im(buf.data(), gxn, g);
+      }
+    }
+  });
+  if (gw) {
+    std::copy(gws[0].begin(), gws[0].end(), gw);
+    for (int t = 1; t < nt; ++t)
+      for (int64_t i = 0; i < wsize; ++i) gw[i] += gws[t][i];
+  }
+  if (gb) {
+    std::copy(gbs[0].begin(), gbs[0].end(), gb);
+    for (int t = 1; t < nt; ++t)
+      for (int64_t i = 0; i < g.O; ++i) gb[i] += gbs[t][i];
+  }
+}
+
+template <class T>
+const T* ptr(const Tensor& t) {
+  return t.defined() ? reinterpret_cast<const T*>(t.raw_data()) : nullptr;
+}
+
+Tensor conv2d_batched(const Tensor& input, const Tensor& weight, const Tensor& bias, nn::Size2 stride,
+                      const nn::Conv2dPadding& padding, nn::Size2 dilation, int64_t groups) {
+  const Shape& ws = weight.sizes();
+  const Shape& is = input.sizes();
+  if (stride.h <= 0 || stride.w <= 0) throw ValueError("non-positive stride is not supported");
+  if (dilation.h <= 0 || dilation.w <= 0) throw ValueError("non-positive dilation is not supported");
+  if (groups <= 0) throw ValueError("non-positive groups is not supported");
+  if (weight.dim() != 4)
+    throw ValueError(detail::concat("Expected 4-dimensional weight for 4-dimensional input ", shape_str(is),
+                                    ", but got ", weight.dim(), "-dimensional weight of size ", shape_str(ws)));
+  if (input.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != input.dtype()))
+    throw ValueError(detail::concat("expected scalar type ", dtype_name(input.dtype()), " but found ",
+                                    dtype_name(input.dtype() != weight.dtype() ? weight.dtype() : bias.dtype())));
+  if (!input.is_floating_point())
+    throw ValueError(detail::concat("\"conv2d\" not implemented for '", input.dtype() == kInt64 ? "Long" : "Bool", "'"));
+  if (ws[0] % groups != 0)
+    throw ValueError(detail::concat("Given groups=", groups, ", expected weight to be divisible by ", groups,
+                                    " at dimension 0, but got weight of size [", shape_str(ws), "] instead"));
+  if (is[1] != ws[1] * groups)
+    throw ValueError(detail::concat("Given groups=", groups, ", weight of size ", shape_str(ws), ", expected input",
+                                    shape_str(is), " to have ", ws[1] * groups, " channels, but got ", is[1],
+                                    " channels instead"));
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != ws[0]))
+    throw ValueError(detail::concat("Given weight of size ", shape_str(ws), ", expected bias to be 1-dimensional with ",
+                                    ws[0], " elements, but got bias of size ", shape_str(bias.sizes()), " instead"));
+  // Padding: before (top/left) and after (bottom/right).
+  int64_t pt, pb, pl, pr;
+  const int64_t ekh = dilation.h * (ws[2] - 1) + 1, ekw = dilation.w * (ws[3] - 1) + 1;
+  if (padding.mode.empty() || padding.mode == "valid") {
+    int64_t ph = padding.mode.empty() ? padding.size.h : 0, pw = padding.mode.empty() ? padding.size.w : 0;
+    if (ph < 0 || pw < 0) throw ValueError("negative padding is not supported");
+    pt = pb = ph;
+    pl = pr = pw;
+  } else if (padding.mode == "same") {
+    if (stride.h != 1 || stride.w != 1) throw ValueError("padding='same' is not supported for strided convolutions");
+    pt = (ekh - 1) / 2;
+    pb = ekh - 1 - pt;
+    pl = (ekw - 1) / 2;
+    pr = ekw - 1 - pl;
+  } else {
+    throw ValueError(detail::concat("Invalid padding string '", padding.mode, "', should be one of {'same', 'valid'}"));
+  }
+  const int64_t Hp = is[2] + pt + pb, Wp = is[3] + pl + pr;
+  if (Hp < ekh || Wp < ekw)
+    throw ValueError(detail::concat("Calculated padded input size per channel: (", Hp, " x ", Wp, "). Kernel size: (",
+                                    ekh, " x ", ekw, "). Kernel size can't be greater than actual input size"));
+  ConvGeom g{is[0], is[1], is[2], is[3], ws[0], ws[2], ws[3], stride.h, stride.w, pt, pl, dilation.h, dilation.w,
+             (Hp - ekh) / stride.h + 1, (Wp - ekw) / stride.w + 1, groups};
+
+  Tensor x = input.contiguous(), w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor out = make_tensor({g.N, g.O, g.OH, g.OW}, input.dtype());
+  if (out.numel() > 0) {
+    dispatch_floating(input.dtype(), "conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      conv_forward<T>(ptr<T>(x), ptr<T>(w), ptr<T>(b), reinterpret_cast<T*>(out.raw_data()), g);
+    });
+  } else if (g.N > 0) {
+    out.zero_();
+  }
+  if (autograd::compute_requires_grad({&input, &weight, &bias})) {
+    const bool need_x = input.requires_grad(), need_w = weight.requires_grad(),
+               need_b = bias.defined() && bias.requires_grad();
+    auto node = detail::make_node(
+        "ConvolutionBackward0",
+        [g, need_x, need_w, need_b](const std::vector<Tensor>& grads, FunctionNode& self) -> std::vector<Tensor> {
+          if (!grads[0].defined()) return {Tensor(), Tensor(), Tensor()};
+          Tensor xs = self.saved(0), wsv = self.saved(1);
+          Tensor gy = grads[0].contiguous();
+          Tensor gx = need_x ? make_tensor(xs.sizes(), xs.dtype()) : Tensor();
+          Tensor gw = need_w ? make_tensor(wsv.sizes(), wsv.dtype()) : Tensor();
+          Tensor gb = need_b ? make_tensor({g.O}, wsv.dtype()) : Tensor();
+          if (gy.numel() == 0) {
+            for (Tensor* t : {&gx, &gw, &gb})
+              if (t->defined()) t->zero_();
+            return {gx, gw, gb};
+          }
+          dispatch_floating(xs.dtype(), "conv2d_backward", [&](auto tag) {
+            using T = decltype(tag);
+            auto mp = [](Tensor& t) { return t.defined() ? reinterpret_cast<T*>(t.raw_data()) : nullptr; };
+            conv_backward<T>(ptr<T>(xs), ptr<T>(wsv), ptr<T>(gy), mp(gx), mp(gw), mp(gb), g);
+          });
+          return {gx, gw, gb};
+        },
+        {&input, &weight, &bias});
+    // Saved contiguous copies (x, w are the inputs themselves when already contiguous).
+    node->save(x.is_same(input) ? input : x.detach());
+    node->save(w.is_same(weight) ? weight : w.detach());
+    autograd::set_history(out, node);
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace nn::functional {
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Size2 stride, Conv2dPadding padding,
+              Size2 dilation, int64_t groups) {
+  if (!input.defined() || !weight.defined()) throw ValueError("conv2d: input and weight must be defined tensors");
+  if (input.dim() == 4) return conv2d_batched(input, weight, bias, stride, padding, dilation, groups);
+  if (input.dim() == 3)
+    return conv2d_batched(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
+  throw ValueError(detail::concat("Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: ",
+                                  shape_str(input.sizes())));
+}
+
+}  // namespace nn::functional
+}  // namespace actlab
