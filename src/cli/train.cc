@@ -51,6 +51,9 @@ void add_train(CLI::App& app, Action& action) {
   sub->add_flag("--batchnorm", c.batchnorm, "mlp: BatchNorm1d after every hidden Linear");
   sub->add_option("--init", c.init, "mlp/any: default | kaiming")->check(CLI::IsMember({"default", "kaiming"}));
   sub->add_option("--metrics-json", opt->metrics_json, "write the metrics as JSON to this file");
+  sub->add_option("--logdir", c.logdir, "write TensorBoard event files here (scalars, histograms, images)");
+  sub->add_option("--log-every", c.log_every, "log training scalars and gradient histograms every N steps (default 50)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   sub->add_option("--save", opt->save, "save the trained model's state to this checkpoint file");
   sub->callback([&action, opt] {
     action = [opt]() -> int {

@@ -6,6 +6,8 @@
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/data/dataloader.h"
 #include "actlab/data/mnist.h"
+#include "actlab/lab/probe.h"
+#include "actlab/tensorboard/summary_writer.h"
 #include "actlab/nn/activation.h"
 #include "actlab/nn/init.h"
 #include "actlab/nn/layers.h"
@@ -150,6 +152,37 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
   data::DataLoader loader(tr.images, tr.labels, lo);
   nn::CrossEntropyLoss criterion;
   TrainResult r;
+  std::unique_ptr<tensorboard::SummaryWriter> writer;
+  Tensor probe_batch;
+  if (!c.logdir.empty()) {
+    if (c.log_every < 1) throw ValueError(detail::concat("--log-every must be at least 1, got ", c.log_every));
+    writer = std::make_unique<tensorboard::SummaryWriter>(c.logdir);
+    probe_batch = te.images.narrow(0, 0, std::min<int64_t>(256, te.images.size(0))).contiguous();
+    writer->add_images("input_batch", (probe_batch.narrow(0, 0, std::min<int64_t>(16, probe_batch.size(0))) + 1.0) / 2.0, 0);
+    writer->add_text("config", detail::concat("model ", c.model, ", act ", c.act, ", optimizer ", c.optimizer, ", lr ",
+                                              c.lr, ", batch ", c.batch_size, ", seed ", c.seed));
+  }
+  auto log_probes = [&](int64_t step) {
+    auto probes = probe_activations(model, probe_batch);
+    for (const auto& p : probes) {
+      writer->add_histogram("activations/" + p.name, p.output, step);
+      writer->add_scalar("active_fraction/" + p.name, p.active_fraction, step);
+      writer->add_scalar("dead_fraction/" + p.name, p.dead_fraction, step);
+    }
+    // The first convolution's activation maps for the first test image, one tile per channel.
+    for (const auto& [name, child] : model.named_children()) {
+      if (child->type_name() != "Conv2d") continue;
+      NoGradGuard ng;
+      bool was_training = model.is_training();
+      model.eval();
+      Tensor maps = (*child)(probe_batch.narrow(0, 0, 1)).detach();  // [1, C, H, W]
+      model.train(was_training);
+      Tensor lo = maps.min(), hi = maps.max();
+      Tensor scaled = (maps - lo) / (hi - lo + 1e-12);
+      writer->add_images("first_conv_maps", scaled.permute({1, 0, 2, 3}).contiguous(), step);
+      break;
+    }
+  };
   using clock = std::chrono::steady_clock;
   for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
     model.train();
@@ -164,6 +197,9 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
       Tensor loss = criterion(out, batch.target);
       opt->zero_grad();
       loss.backward();
+      if (writer && (r.steps + 1) % c.log_every == 0)
+        for (auto& [name, p] : model.named_parameters())
+          if (p.grad().defined()) writer->add_histogram("gradients/" + name, p.grad(), r.steps + 1);
       opt->step();
       double l = loss.item<double>();
       if (!std::isfinite(l))
@@ -179,6 +215,11 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
       ++batches;
       ++r.steps;
       r.step_losses.push_back(l);
+      if (writer && r.steps % c.log_every == 0) {
+        writer->add_scalar("loss/train", l, r.steps);
+        writer->add_scalar("accuracy/train", static_cast<double>(correct) / static_cast<double>(seen), r.steps);
+        writer->add_scalar("lr", opt->lr(), r.steps);
+      }
       double secs = std::chrono::duration<double>(clock::now() - t0).count();
       if (progress)
         progress(epoch + 1, batch.index + 1, loader.len(), loss_sum / static_cast<double>(batches),
@@ -196,6 +237,14 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     es.test_loss = tl;
     es.test_accuracy = ta;
     r.history.push_back(es);
+    if (writer) {
+      writer->add_scalar("loss/test", tl, r.steps);
+      writer->add_scalar("accuracy/test", ta, r.steps);
+      writer->add_scalar("loss/train_epoch", es.train_loss, r.steps);
+      writer->add_scalar("accuracy/train_epoch", es.train_accuracy, r.steps);
+      log_probes(r.steps);
+      writer->flush();
+    }
     r.train_seconds += es.train_seconds;
     r.train_loss = es.train_loss;
     r.test_accuracy = ta;

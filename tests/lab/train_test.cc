@@ -7,6 +7,9 @@
 #include "actlab/lab/train.h"
 #include "cli/cli_test_util.h"
 #include "lab/synthetic_data.h"
+#include "tensorboard/event_file_test_util.h"
+#include "actlab/lab/probe.h"
+#include <set>
 
 using namespace actlab;
 using actlab::testing::run_cli;
@@ -119,4 +122,64 @@ TEST(CliVisualize, WritesTheGridAndTheEventFile) {
   auto bad = run_cli("visualize --input " + dir / "nothere.png" + " --logdir " + dir / "runs3" + " --out " + dir / "x.png");
   EXPECT_NE(bad.code, 0);
   EXPECT_FALSE(std::filesystem::exists(dir / "x.png"));
+}
+
+TEST(LabTrain, LogdirHasScalarsHistogramsAndImages) {
+  TempDir dir;
+  actlab::testing::write_textures(dir.path.string(), 256, 64);
+  lab::TrainConfig c;
+  c.act = "LeakyReLU(0.1)";
+  c.log_every = 2;
+  c.logdir = dir / "runs";
+  manual_seed(1);
+  auto model = lab::build_model(c);
+  lab::train(*model, lab::load_split(dir.path.string(), true), lab::load_split(dir.path.string(), false), c);
+  std::set<std::string> tags;
+  int images = 0, histograms = 0;
+  for (const auto& e : actlab_test::tb_util::decode_dir(dir.path / "runs"))
+    for (const auto& v : e.summary().value()) {
+      tags.insert(v.tag());
+      images += v.has_image();
+      histograms += v.has_histo();
+    }
+  for (const char* t : {"loss/train", "accuracy/train", "lr", "loss/test", "accuracy/test", "input_batch",
+                        "first_conv_maps", "activations/2.LeakyReLU", "active_fraction/2.LeakyReLU",
+                        "dead_fraction/5.LeakyReLU", "gradients/0.weight", "gradients/8.bias"})
+    EXPECT_TRUE(tags.count(t)) << t;
+  EXPECT_GE(images, 2);
+  EXPECT_GE(histograms, 3);
+}
+
+TEST(LabProbe, DeadAndActiveFractionsOnAKnownLayer) {
+  // A Linear layer whose outputs are all negative: 100% dead under ReLU, 0% under LeakyReLU (active means > 0
+  // for both, so LeakyReLU's negative outputs are inactive but its units still pass gradient).
+  for (const char* spec : {"ReLU", "LeakyReLU(0.1)"}) {
+    auto lin = std::make_shared<nn::Linear>(4, 3);
+    {
+      NoGradGuard ng;
+      lin->parameters()[0].fill_(0.0);
+      lin->parameters()[1].fill_(-1.0);
+    }
+    nn::Sequential model;
+    model.push_back(lin);
+    model.push_back(nn::make_activation(spec));
+    auto probes = lab::probe_activations(model, randn({8, 4}));
+    ASSERT_EQ(probes.size(), 1u);
+    EXPECT_EQ(probes[0].active_fraction, 0.0);
+    EXPECT_EQ(probes[0].dead_fraction, 1.0);
+    EXPECT_EQ(probes[0].name, std::string("1.") + (spec[0] == 'R' ? "ReLU" : "LeakyReLU"));
+  }
+  // Half the units always on, half always off.
+  auto lin = std::make_shared<nn::Linear>(2, 4);
+  {
+    NoGradGuard ng;
+    lin->parameters()[0].fill_(0.0);
+    lin->parameters()[1].copy_(tensor({1, -1, 1, -1}));
+  }
+  nn::Sequential model;
+  model.push_back(lin);
+  model.push_back(nn::make_activation("ReLU"));
+  auto probes = lab::probe_activations(model, randn({5, 2}));
+  EXPECT_DOUBLE_EQ(probes[0].active_fraction, 0.5);
+  EXPECT_DOUBLE_EQ(probes[0].dead_fraction, 0.5);
 }

@@ -29,8 +29,11 @@ struct TrainConfig {
   int64_t width = 128;
   bool batchnorm = false;
   std::string init = "default";    // default | kaiming
-  // cnn: random horizontal flips and crops with 2 pixels of padding
-  bool augment = false;
+  // TensorBoard: scalars (loss, accuracy, lr) every log_every steps and after each epoch; per activation
+  // layer a histogram of its outputs and its active and dead fractions on a fixed test batch; gradient
+  // histograms of every parameter; images of an input batch and of the first convolution's maps.
+  std::string logdir;
+  int64_t log_every = 50;
 };
 
 // The named networks, built with the default generator (seed it first for reproducible weights).
