@@ -104,6 +104,17 @@ Exact exact_from_table(const nn::ActivationSpec& spec, bool inplace, const Tenso
   return {from_data(ye, x.sizes(), {kFloat64}), from_data(ge, x.sizes(), {kFloat64})};
 }
 
+// GLU in double: y = a sigmoid(b), da = g sigmoid(b), db = g a sigmoid(b) sigmoid(-b).
+Exact exact_glu(const Tensor& x, const Tensor& gy, int64_t dim) {
+  int64_t d = maybe_wrap_dim(dim, x.dim());
+  Tensor xd = x.to(kFloat64), gd = gy.to(kFloat64);
+  Tensor a = xd.chunk_half(d, 0), b = xd.chunk_half(d, 1);
+  Tensor sb = 1.0 / (1.0 + exp(-b)), sn = 1.0 / (1.0 + exp(b));
+  Tensor y = a * sb;
+  Tensor gx = cat({gd * sb, gd * a * sb * sn}, d);
+  return {y, gx};
+}
+
 // The table's double definition agrees with PyTorch's float64 result (the semantics: branches, kinks,
 // NaN and inf handling). The tolerance absorbs PyTorch's own float64 rounding: float constants (Hardsigmoid'
 // is g * (float)(1/6) even in float64) and cancellation (GELU, Softsign and Tanhshrink at large |x|).
@@ -149,6 +160,12 @@ TEST_P(GoldenActivation, MatchesPyTorch) {
       }
       expect_close(r.y, load(c, "y"), e.y, "forward", 4, fscale);
       expect_close(r.gx, load(c, "gx"), e.gx, "input gradient", 4, bscale);
+    } else if (spec.id == ActId::GLU) {
+      // PyTorch's float64 GLU gradient computes 1 - sigmoid(b), which is 0 in double for b > 37.4; the
+      // exact value a * sigmoid(b) * sigmoid(-b) is computed here instead.
+      Exact e = exact_glu(x, gy, static_cast<int64_t>(spec.values[0]));
+      expect_close(r.y, load(c, "y"), e.y, "forward");
+      expect_close(r.gx, load(c, "gx"), e.gx, "input gradient", 8);
     } else {
       expect_close(r.y, load(c, "y"), load(c, "y64"), "forward");
       expect_close(r.gx, load(c, "gx"), load(c, "gx64"), "input gradient", 8);

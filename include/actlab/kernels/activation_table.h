@@ -186,10 +186,16 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
    [](double x, const ParamValues& p) { return (x >= -p[0] && x <= p[0]) ? 0.0 : x; },
    [](double g, double x, bool, const ParamValues& p) { return (x < -p[0] || x > p[0]) ? g : 0.0; },
    "x if |x| > lambd else 0"},
-  // PyTorch composes x - tanh(x); the gradient is the composite's: g - g * (1 - tanh(x)^2).
+  // PyTorch composes x - tanh(x); its gradient g - g (1 - tanh(x)^2) is g tanh(x)^2. Near 0 the series
+  // x^3/3 - 2x^5/15 + 17x^7/315 replaces the difference, which cancels to 0 in double below |x| ~ 1e-8.
   {"Tanhshrink", ActId::Tanhshrink, {}, 0, Saves::Input, InplaceSaves::NotSupported,
-   [](double x, const ParamValues&) { return x - std::tanh(x); },
-   [](double g, double x, bool, const ParamValues&) { double t = std::tanh(x); return g - g * (1.0 - t * t); },
+   [](double x, const ParamValues&) {
+     if (std::fabs(x) < 1e-3) {
+       double x2 = x * x;
+       return x * x2 * (1.0 / 3.0 + x2 * (-2.0 / 15.0 + x2 * (17.0 / 315.0)));
+     }
+     return x - std::tanh(x); },
+   [](double g, double x, bool, const ParamValues&) { double t = std::tanh(x); return g * t * t; },
    "x - tanh(x)"},
   // Hardtanh' = 0 at and beyond both bounds and at NaN; in-place backward reads the (clamped) output.
   {"Hardtanh", ActId::Hardtanh,
