@@ -71,18 +71,29 @@ void glu_backward(const double* grad_out, const double* x, double* grad_in, int6
 }
 
 namespace {
+// x > 0 ? x : a x without a branch (random signs mispredict): max(x, 0) + a min(x, 0) is the same value
+// for every x, -0.0 and NaN included (std::max/min return their first argument when the test fails).
+template <class T>
+inline T prelu_value(T v, T a) {
+  return std::max(v, T(0)) + a * std::min(v, T(0));
+}
+
 template <class T>
 void prelu_forward_impl(const T* x, const T* slope, T* y, int64_t outer, int64_t channels, int64_t inner) {
   const bool par = outer * channels * inner >= kParallelThreshold;
+  if (channels == 1) {  // one slope for everything: a flat loop the threads split evenly
+    const T a = slope[0];
+    const int64_t n = outer * inner;
+#pragma omp parallel for simd schedule(static) if (par)
+    for (int64_t i = 0; i < n; ++i) y[i] = prelu_value(x[i], a);
+    return;
+  }
 #pragma omp parallel for collapse(2) schedule(static) if (par)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
       const T a = slope[c];
       const int64_t off = (o * channels + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) {
-        const T v = x[off + i];
-        y[off + i] = v > 0 ? v : a * v;
-      }
+      for (int64_t i = 0; i < inner; ++i) y[off + i] = prelu_value(x[off + i], a);
     }
 }
 template <class T>
@@ -90,6 +101,19 @@ void prelu_backward_impl(const T* g, const T* x, const T* slope, T* gi, T* gs, i
                          int64_t inner) {
   std::vector<double> acc(static_cast<size_t>(channels), 0.0);
   const bool par = outer * channels * inner >= kParallelThreshold;
+  if (channels == 1) {  // a flat loop with a reduction for the single slope's gradient
+    const T a = slope[0];
+    const int64_t n = outer * inner;
+    double s = 0.0;
+#pragma omp parallel for simd schedule(static) reduction(+ : s) if (par)
+    for (int64_t i = 0; i < n; ++i) {
+      const T v = x[i], gv = g[i];
+      gi[i] = gv * (v > 0 ? T(1) : a);
+      s += static_cast<double>(std::min(v, T(0))) * static_cast<double>(gv);
+    }
+    gs[0] = static_cast<T>(s);
+    return;
+  }
   // Per channel sums in double; the channel loop is the parallel one so no reduction races.
 #pragma omp parallel for schedule(static) if (par && channels > 1)
   for (int64_t c = 0; c < channels; ++c) {

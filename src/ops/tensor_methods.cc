@@ -331,7 +331,17 @@ namespace {
 // dst (any strides, any dtype) = src (broadcast to dst's shape, any dtype); no autograd.
 void copy_values(const Tensor& dst, const Tensor& src) {
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() && dst.sizes() == src.sizes()) {
-    std::memcpy(dst.raw_data(), src.raw_data(), static_cast<size_t>(dst.numel()) * element_size(dst.dtype()));
+    // Large copies are split across the threads, as every other elementwise op is.
+    const size_t bytes = static_cast<size_t>(dst.numel()) * element_size(dst.dtype());
+    char* d = static_cast<char*>(dst.raw_data());
+    const char* s = static_cast<const char*>(src.raw_data());
+    constexpr size_t kChunk = size_t{1} << 18;
+    const auto chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (bytes >= 4 * kChunk)
+    for (int64_t c = 0; c < chunks; ++c) {
+      size_t begin = static_cast<size_t>(c) * kChunk;
+      std::memcpy(d + begin, s + begin, std::min(kChunk, bytes - begin));
+    }
     return;
   }
   Shape ds = dst.strides();
