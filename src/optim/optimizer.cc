@@ -3,6 +3,7 @@
 #include <map>
 
 #include "actlab/autograd/grad_mode.h"
+#include "actlab/autograd/node.h"
 #include "actlab/core/tensor_impl.h"
 
 namespace actlab::optim {
@@ -116,6 +117,22 @@ void Optimizer::load_state_dict(const OptimizerStateDict& dict) {
     if (!have_lr[g]) throw ValueError(detail::concat("optimizer state_dict: missing key \"param_groups.", g, ".lr\""));
   for (size_t g = 0; g < groups_.size(); ++g) groups_[g].lr = lrs[g];
   state_ = std::move(fresh);
+}
+
+void Optimizer::for_each_param_with_grad(
+    const char* who, const std::function<void(Tensor& p, const Tensor& g, ParamState& st, double lr)>& f) {
+  NoGradGuard ng;
+  size_t index = 0;
+  for (auto& group : groups_) {
+    for (Tensor& p : group.params) {
+      ParamState& st = state(index++);
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      if (!p.is_contiguous()) throw ValueError(detail::concat(who, ": parameters must be contiguous"));
+      f(p, grad.to(p.dtype()).contiguous(), st, group.lr);
+      autograd::bump_version(p);
+    }
+  }
 }
 
 }  // namespace actlab::optim

@@ -20,51 +20,40 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions o) : Optimizer(std::move(params)
 }
 
 void SGD::step() {
-  NoGradGuard ng;
-  size_t index = 0;
-  for (auto& group : groups_) {
-    const double lr = group.lr;
-    for (Tensor& p : group.params) {
-      ParamState& st = state(index++);
-      Tensor grad = p.grad();
-      if (!grad.defined()) continue;
-      if (!p.is_contiguous()) throw ValueError("SGD: parameters must be contiguous");
-      Tensor g = grad.to(p.dtype()).contiguous();
-      Tensor* buf = o_.momentum != 0 ? st.find("momentum_buffer") : nullptr;
-      const bool first = o_.momentum != 0 && buf == nullptr;
-      if (first) {
-        st.buffers.emplace_back("momentum_buffer", zeros_like(p));
-        buf = &st.buffers.back().second;
-      }
-      dispatch_floating(p.dtype(), "sgd", [&](auto tag) {
-        using T = decltype(tag);
-        T* pp = p.data_ptr<T>();
-        const T* gp = g.data_ptr<T>();
-        T* bp = buf ? buf->data_ptr<T>() : nullptr;
-        const T wd = static_cast<T>(o_.weight_decay), mom = static_cast<T>(o_.momentum);
-        const T damp = static_cast<T>(1.0 - o_.dampening), neg_lr = static_cast<T>(-lr);
-        const bool use_wd = o_.weight_decay != 0, nesterov = o_.nesterov, maximize = o_.maximize;
-        const int64_t n = p.numel();
-        for (int64_t i = 0; i < n; ++i) {
-          T d = maximize ? -gp[i] : gp[i];
-          if (use_wd) d = d + wd * pp[i];
-          if (bp) {
-            T b;
-            if (first) {
-              b = d;
-            } else {
-              b = bp[i] * mom;
-              b = b + damp * d;
-            }
-            bp[i] = b;
-            d = nesterov ? d + mom * b : b;
-          }
-          pp[i] = pp[i] + neg_lr * d;
-        }
-      });
-      autograd::bump_version(p);
+  for_each_param_with_grad("SGD", [&](Tensor& p, const Tensor& g, ParamState& st, double lr) {
+    Tensor* buf = o_.momentum != 0 ? st.find("momentum_buffer") : nullptr;
+    const bool first = o_.momentum != 0 && buf == nullptr;
+    if (first) {
+      st.buffers.emplace_back("momentum_buffer", zeros_like(p));
+      buf = &st.buffers.back().second;
     }
-  }
+    dispatch_floating(p.dtype(), "sgd", [&](auto tag) {
+      using T = decltype(tag);
+      T* pp = p.data_ptr<T>();
+      const T* gp = g.data_ptr<T>();
+      T* bp = buf ? buf->data_ptr<T>() : nullptr;
+      const T wd = static_cast<T>(o_.weight_decay), mom = static_cast<T>(o_.momentum);
+      const T damp = static_cast<T>(1.0 - o_.dampening), neg_lr = static_cast<T>(-lr);
+      const bool use_wd = o_.weight_decay != 0, nesterov = o_.nesterov, maximize = o_.maximize;
+      const int64_t n = p.numel();
+      for (int64_t i = 0; i < n; ++i) {
+        T d = maximize ? -gp[i] : gp[i];
+        if (use_wd) d = d + wd * pp[i];
+        if (bp) {
+          T b;
+          if (first) {
+            b = d;
+          } else {
+            b = bp[i] * mom;
+            b = b + damp * d;
+          }
+          bp[i] = b;
+          d = nesterov ? d + mom * b : b;
+        }
+        pp[i] = pp[i] + neg_lr * d;
+      }
+    });
+  });
 }
 
 }  // namespace actlab::optim

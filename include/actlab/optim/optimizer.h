@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,11 @@ class Optimizer {
   };
   // The state of the i-th parameter (counted across groups).
   ParamState& state(size_t i) { return state_.at(i); }
+  // The loop every step() runs: under NoGradGuard, for each parameter with a gradient, f(param, gradient
+  // as a contiguous tensor of the parameter's dtype, the parameter's state, its group's lr); the
+  // parameter's version is bumped afterwards. Parameters must be contiguous (`who` names the optimizer).
+  void for_each_param_with_grad(const char* who,
+                                const std::function<void(Tensor& p, const Tensor& g, ParamState& st, double lr)>& f);
   // Whether the state records "step" (SGD's does not).
   virtual bool has_step() const { return false; }
   virtual std::vector<std::string> buffer_names() const = 0;
