@@ -290,7 +290,7 @@ void Module::zero_grad(bool set_to_none) {
       p.set_grad(Tensor());
     } else if (p.grad().defined()) {
       NoGradGuard ng;
-      p.mutable_grad().zero_();
+      p.grad().zero_();  // the handle shares the gradient's storage
     }
   }
 }

@@ -143,14 +143,14 @@ Tensor pointwise_activation(ActId id, const ParamValues& p, const Tensor& x, boo
   }
   if (x.is_contiguous()) {
     run_forward(id, p, x, x);
+    autograd::bump_version(x);
   } else {
+    // Strided: compute on a contiguous copy and write back; copy_ bumps the version once.
     Tensor tmp = x.contiguous().detach().clone();
     run_forward(id, p, tmp, tmp);
     NoGradGuard ng;
     Tensor(x).copy_(tmp);
-    --x.impl()->storage->version;  // copy_ bumped it; the op bumps once below
   }
-  autograd::bump_version(x);
   Tensor xm = x;
   if (record) {
     if (saved_input.defined())

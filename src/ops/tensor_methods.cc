@@ -36,11 +36,6 @@ void Tensor::set_grad(const Tensor& g) {
                                shape_str(sizes())));
   impl_->grad = g.impl_ptr();
 }
-Tensor& Tensor::mutable_grad() {
-  static thread_local Tensor holder;
-  holder = Tensor(impl_->grad);
-  return holder;
-}
 bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const { return impl_->grad_fn; }
 uint32_t Tensor::output_nr() const { return impl_->output_nr; }

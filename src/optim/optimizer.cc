@@ -34,7 +34,7 @@ void Optimizer::zero_grad(bool set_to_none) {
         p.set_grad(Tensor());
       } else {
         NoGradGuard ng;
-        p.mutable_grad().zero_();
+        p.grad().zero_();  // the handle shares the gradient's storage
       }
     }
 }

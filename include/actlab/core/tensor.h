@@ -68,9 +68,8 @@ class Tensor {
   // ---- autograd ------------------------------------------------------------------------------------
   bool requires_grad() const;
   Tensor& requires_grad_(bool on = true);
-  Tensor grad() const;                      // undefined if none
+  Tensor grad() const;                      // undefined if none; shares the gradient's storage
   void set_grad(const Tensor& g);
-  Tensor& mutable_grad();
   bool is_leaf() const;
   std::shared_ptr<autograd::Node> grad_fn() const;
   uint32_t output_nr() const;
