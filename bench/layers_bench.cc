@@ -8,11 +8,11 @@
 #include <cstdlib>
 
 #include "actlab/actlab.h"
+#include "actlab/lab/train.h"
 #include "actlab/nn/functional.h"
 #include "actlab/nn/layers.h"
 
 using namespace actlab;
-namespace F = actlab::nn::functional;
 
 int main(int argc, char** argv) {
   int threads = argc > 1 ? std::atoi(argv[1]) : 2;
@@ -20,22 +20,15 @@ int main(int argc, char** argv) {
   int iters = argc > 3 ? std::atoi(argv[3]) : 200;
   set_num_threads(threads);
   manual_seed(0);
-  nn::Conv2d c1(1, 16, 3, {.padding = 1});
-  nn::BatchNorm2d bn(16);
-  nn::MaxPool2d mp(2);
-  nn::Conv2d c2(16, 32, 3, {.padding = 1});
-  nn::AdaptiveAvgPool2d ap(1);
-  nn::Flatten fl;
-  nn::Linear fc(32, 10);
-  std::vector<Tensor> params;
-  for (nn::Module* m : std::initializer_list<nn::Module*>{&c1, &bn, &c2, &fc})
-    for (auto& p : m->parameters()) params.push_back(p);
+  // The seed CNN exactly as `actlab train --model seed-cnn` builds it.
+  std::shared_ptr<nn::Sequential> model = lab::build_model(lab::TrainConfig{});
+  std::vector<Tensor> params = model->parameters();
   Tensor x = randn({batch, 1, 28, 28});
   Tensor lw = randn({batch, 10}) / double(batch);
 
   auto step = [&] {
     for (auto& p : params) p.set_grad(Tensor());
-    Tensor y = fc(fl(ap(F::relu(c2(mp(F::relu(bn(c1(x)))))))));
+    Tensor y = (*model)(x);
     Tensor loss = sum(y * lw);
     loss.backward();
     NoGradGuard ng;

@@ -144,6 +144,25 @@ void max_pool_backward(const T* gy, const int64_t* idx, T* gx, const PoolGeom& g
 }
 
 // ---- avg pool ------------------------------------------------------------------------------------------------
+// The input rows/columns an output (oh, ow) averages, clipped to the input, and its divisor: PyTorch's
+// window counts the padding (count_include_pad) up to the padded edge; divisor_override replaces it.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1, divisor;
+  bool empty() const { return h1 <= h0 || w1 <= w0; }
+};
+inline AvgWindow avg_window(const PoolGeom& g, int64_t oh, int64_t ow, bool count_include_pad,
+                            std::optional<int64_t> div) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
+  const int64_t pool = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0);
+  w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, g.H);
+  w1 = std::min(w1, g.W);
+  const int64_t d = div ? *div : count_include_pad ? pool : (h1 - h0) * (w1 - w0);
+  return {h0, h1, w0, w1, d};
+}
+
 template <class T>
 void avg_pool_forward(const T* x, T* y, const PoolGeom& g, bool count_include_pad, std::optional<int64_t> div) {
   const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
@@ -153,18 +172,11 @@ void avg_pool_forward(const T* x, T* y, const PoolGeom& g, bool count_include_pa
     T* yp = y + pl * OHW;
     for (int64_t oh = 0; oh < g.OH; ++oh)
       for (int64_t ow = 0; ow < g.OW; ++ow) {
-        int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
-        int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
-        const int64_t pool = (h1 - h0) * (w1 - w0);
-        h0 = std::max<int64_t>(h0, 0);
-        w0 = std::max<int64_t>(w0, 0);
-        h1 = std::min(h1, g.H);
-        w1 = std::min(w1, g.W);
+        const AvgWindow a = avg_window(g, oh, ow, count_include_pad, div);
         T s = 0;
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) s += xp[h * g.W + w];
-        const int64_t d = div ? *div : count_include_pad ? pool : (h1 - h0) * (w1 - w0);
-        yp[oh * g.OW + ow] = h1 > h0 && w1 > w0 ? s / static_cast<T>(d) : T(0);
+        for (int64_t h = a.h0; h < a.h1; ++h)
+          for (int64_t w = a.w0; w < a.w1; ++w) s += xp[h * g.W + w];
+        yp[oh * g.OW + ow] = a.empty() ? T(0) : s / static_cast<T>(a.divisor);
       }
   }
 }
@@ -179,18 +191,11 @@ void avg_pool_backward(const T* gy, T* gx, const PoolGeom& g, bool count_include
     const T* gyp = gy + pl * OHW;
     for (int64_t oh = 0; oh < g.OH; ++oh)
       for (int64_t ow = 0; ow < g.OW; ++ow) {
-        int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
-        int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
-        const int64_t pool = (h1 - h0) * (w1 - w0);
-        h0 = std::max<int64_t>(h0, 0);
-        w0 = std::max<int64_t>(w0, 0);
-        h1 = std::min(h1, g.H);
-        w1 = std::min(w1, g.W);
-        if (h1 <= h0 || w1 <= w0) continue;
-        const int64_t d = div ? *div : count_include_pad ? pool : (h1 - h0) * (w1 - w0);
-        const T v = gyp[oh * g.OW + ow] / static_cast<T>(d);
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) gp[h * g.W + w] += v;
+        const AvgWindow a = avg_window(g, oh, ow, count_include_pad, div);
+        if (a.empty()) continue;
+        const T v = gyp[oh * g.OW + ow] / static_cast<T>(a.divisor);
+        for (int64_t h = a.h0; h < a.h1; ++h)
+          for (int64_t w = a.w0; w < a.w1; ++w) gp[h * g.W + w] += v;
       }
   }
 }
