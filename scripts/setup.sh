@@ -9,7 +9,7 @@ packages=(
   # libraries (see DESIGN.md: Dependencies)
   libhwy-dev libsleef-dev libdnnl-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev libprotobuf-dev protobuf-compiler
+  libgtest-dev libgmock-dev libbenchmark-dev libprotobuf-dev protobuf-compiler chromium
   # the default data set
   dataset-fashion-mnist
 )
