@@ -1,7 +1,6 @@
 // actlab bench: throughput of every activation's forward (an out-of-place module call) and backward (the
 // op's backward node given an output gradient, allocating the input gradient), beside an out-of-place copy
 // of the same size measured in the same run.
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -10,6 +9,7 @@
 #include "actlab/actlab.h"
 #include "actlab/core/file.h"
 #include "actlab/kernels/control.h"
+#include "actlab/lab/measure.h"
 #include "actlab/nn/activation.h"
 #include "cli/cli.h"
 
@@ -49,23 +49,6 @@ Shape bench_shape(ActId id, int64_t n) {
   }
 }
 
-// Best wall time of f over repeats lasting at least min_time seconds (at least 5 runs).
-template <class F>
-double best_seconds(F&& f, double min_time) {
-  using clock = std::chrono::steady_clock;
-  double best = 1e30, total = 0;
-  int runs = 0;
-  while ((total < min_time || runs < 5) && runs < 100000) {
-    auto t0 = clock::now();
-    f();
-    double s = std::chrono::duration<double>(clock::now() - t0).count();
-    best = std::min(best, s);
-    total += s;
-    ++runs;
-  }
-  return best;
-}
-
 }  // namespace
 
 void add_bench(CLI::App& app, Action& action) {
@@ -86,9 +69,7 @@ void add_bench(CLI::App& app, Action& action) {
       nlohmann::json copies = nlohmann::json::object();
       std::printf("%-40s %-8s %10s %10s %8s\n", "op", "pass", "numel", "GB/s", "vs copy");
       for (int64_t n : opt->sizes) {
-        Tensor src = randn({n});
-        double copy_s = best_seconds([&] { Tensor c = src.clone(); }, opt->min_time);
-        double copy_gbps = 8.0 * static_cast<double>(n) / copy_s / 1e9;
+        double copy_gbps = lab::measure_copy_gbps(n, opt->min_time);
         copies[std::to_string(n)] = copy_gbps;
         std::printf("%-40s %-8s %10lld %10.2f %8.3f\n", "copy", "forward", static_cast<long long>(n), copy_gbps, 1.0);
         for (const auto& row : kernels::kActivationTable) {
@@ -96,21 +77,8 @@ void add_bench(CLI::App& app, Action& action) {
               std::find(opt->ops.begin(), opt->ops.end(), std::string(row.name)) == opt->ops.end())
             continue;
           std::string spec = bench_spec(row);
-          auto module = nn::make_activation(spec);
-          Tensor x = (randn(bench_shape(row.id, n)) * 3.0).detach();
-          double fwd = best_seconds([&] {
-            NoGradGuard ng;
-            Tensor y = (*module)(x);
-          }, opt->min_time);
-          Tensor xr = x.clone().requires_grad_(true);
-          Tensor y = (*module)(xr);
-          Tensor g = randn(y.sizes());
-          auto node = y.grad_fn();
-          double bwd = best_seconds([&] {
-            NoGradGuard ng;
-            auto grads = node->apply({g});
-          }, opt->min_time);
-          for (auto [pass, secs, bytes] : {std::tuple{"forward", fwd, 8.0}, std::tuple{"backward", bwd, 12.0}}) {
+          lab::Speed sp = lab::measure_speed(spec, bench_shape(row.id, n), opt->min_time);
+          for (auto [pass, secs, bytes] : {std::tuple{"forward", sp.forward_seconds, 8.0}, std::tuple{"backward", sp.backward_seconds, 12.0}}) {
             double gbps = bytes * static_cast<double>(n) / secs / 1e9;
             results.push_back({{"op", spec}, {"pass", pass}, {"numel", n}, {"seconds", secs}, {"gbps", gbps},
                                {"ratio_to_copy", gbps / copy_gbps}});

@@ -17,6 +17,7 @@ void add_bench(CLI::App& app, Action& action);
 void add_list(CLI::App& app, Action& action);
 void add_train(CLI::App& app, Action& action);
 void add_visualize(CLI::App& app, Action& action);
+void add_compare(CLI::App& app, Action& action, int argc, char** argv);
 std::string activation_table_markdown();
 
 // .npy <-> Tensor

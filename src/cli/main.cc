@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   cli::add_list(app, action);
   cli::add_train(app, action);
   cli::add_visualize(app, action);
+  cli::add_compare(app, action, argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

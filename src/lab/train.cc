@@ -20,6 +20,8 @@ namespace actlab::lab {
 
 namespace {
 
+bool all_finite(const Tensor& t) { return isfinite(t).to(kFloat32).min().item<double>() > 0; }
+
 std::shared_ptr<nn::Module> act(const nn::ActivationSpec& spec) { return nn::make_activation(spec); }
 
 // kaiming init's nonlinearity for an activation (the gains PyTorch defines; others use relu's).
@@ -165,6 +167,9 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
   auto log_probes = [&](int64_t step) {
     auto probes = probe_activations(model, probe_batch);
     for (const auto& p : probes) {
+      if (!all_finite(p.output))
+        throw Error(detail::concat("training diverged: the outputs of ", p.name, " are not finite at step ", step,
+                                   "; try a smaller --lr"));
       writer->add_histogram("activations/" + p.name, p.output, step);
       writer->add_scalar("active_fraction/" + p.name, p.active_fraction, step);
       writer->add_scalar("dead_fraction/" + p.name, p.dead_fraction, step);
@@ -197,14 +202,20 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
       Tensor loss = criterion(out, batch.target);
       opt->zero_grad();
       loss.backward();
-      if (writer && (r.steps + 1) % c.log_every == 0)
-        for (auto& [name, p] : model.named_parameters())
-          if (p.grad().defined()) writer->add_histogram("gradients/" + name, p.grad(), r.steps + 1);
-      opt->step();
       double l = loss.item<double>();
-      if (!std::isfinite(l))
-        throw Error(detail::concat("training diverged: the loss is ", l, " at epoch ", epoch + 1, " step ", r.steps + 1,
-                                   "; try a smaller --lr"));
+      auto diverged = [&](const std::string& what) {
+        return Error(detail::concat("training diverged: ", what, " at epoch ", epoch + 1, " step ", r.steps + 1,
+                                    "; try a smaller --lr"));
+      };
+      if (!std::isfinite(l)) throw diverged(detail::concat("the loss is ", l));
+      if (writer && (r.steps + 1) % c.log_every == 0)
+        for (auto& [name, p] : model.named_parameters()) {
+          Tensor g = p.grad();
+          if (!g.defined()) continue;
+          if (!all_finite(g)) throw diverged("the gradient of " + name + " is not finite");
+          writer->add_histogram("gradients/" + name, g, r.steps + 1);
+        }
+      opt->step();
       int64_t b = batch.target.numel();
       {
         NoGradGuard ng;

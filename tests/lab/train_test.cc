@@ -166,7 +166,7 @@ TEST(LabProbe, DeadAndActiveFractionsOnAKnownLayer) {
     auto probes = lab::probe_activations(model, randn({8, 4}));
     ASSERT_EQ(probes.size(), 1u);
     EXPECT_EQ(probes[0].active_fraction, 0.0);
-    EXPECT_EQ(probes[0].dead_fraction, 1.0);
+    EXPECT_EQ(probes[0].dead_fraction, spec[0] == 'R' ? 1.0 : 0.0);
     EXPECT_EQ(probes[0].name, std::string("1.") + (spec[0] == 'R' ? "ReLU" : "LeakyReLU"));
   }
   // Half the units always on, half always off.
