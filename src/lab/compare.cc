@@ -165,7 +165,7 @@ void measure_gradients(ActResult& a, const Split& train, const Split& test, cons
                      .momentum = 0.9, .seed = c.seed, .data_dir = c.data_dir, .max_steps = b.deep_steps,
                      .depth = kDeepDepth, .width = b.deep_width, .batchnorm = bn, .init = init};
       tc.logdir = detail::concat(runs, "/gradients-", init, bn ? "-bn-" : "-", a.slug);
-      tc.log_every = b.log_every;
+      tc.log_every = b.deep_steps;  // 20 layers of gradient histograms: once, at the end, keeps the runs small
       manual_seed(c.seed);
       auto model = build_model(tc);
       g.at_init = weight_grad_norms(*model, probe.images, probe.labels);
@@ -503,6 +503,12 @@ std::string seed_rating(const std::string& act, int row) {
   return "-";
 }
 
+std::string join(const std::vector<std::string>& parts) {
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : "; ") + p;
+  return s;
+}
+
 struct Table {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
@@ -527,11 +533,7 @@ Table main_table(const Results& r) {
          pct(a.sparse_normal.dead()) + " / " + (a.sparse_high.diverged ? std::string("diverged") : pct(a.sparse_high.dead())),
          a.learn_diverged ? std::string("diverged") : pct(a.learn.test_accuracy),
          fmt("%.1f", a.learn.epochs ? a.learn.train_seconds / static_cast<double>(a.learn.epochs) : kNaN),
-         [&] {
-           std::string s;
-           for (const auto& d : a.defects) s += (s.empty() ? "" : "; ") + d;
-           return s;
-         }()});
+         join(a.defects)});
   }
   return t;
 }
@@ -550,7 +552,7 @@ Table seed_table(const Results& r) {
   row("speed (seed -> forward time x ReLU)", 1, [&](const ActResult& a) { return fmt("%.2f", fwd_rel(r, a)); });
   row("gradient stability (seed -> decades lost over 20 layers)", 2, [&](const ActResult& a) { return fmt("%.1f", decades(a)); });
   row("output range (seed -> measured)", 3, [&](const ActResult& a) { return a.range.text; });
-  row("main defect (seed -> observed)", 4, [&](const ActResult& a) { return a.defects.front(); });
+  row("main defect (seed -> observed)", 4, [&](const ActResult& a) { return join(a.defects); });
   return t;
 }
 
@@ -664,7 +666,15 @@ std::string report_html(const Results& r) {
   o << "<h1>actlab compare: which activation, and why</h1>\n<p>" << h(settings_text(r)) << "</p>\n";
   section("Every activation, measured");
   Table mt = main_table(r);
-  o << plot::html_table(mt.header, mt.rows);
+  // The defects get a table of their own: as a column they squeeze the numbers off the page.
+  std::vector<std::vector<std::string>> defects;
+  for (auto& row : mt.rows) {
+    defects.push_back({row.front(), row.back()});
+    row.pop_back();
+  }
+  mt.header.pop_back();
+  o << "<div style=\"overflow-x:auto\">" << plot::html_table(mt.header, mt.rows) << "</div>\n";
+  o << "<h3>Main defect observed</h3>\n" << plot::html_table({"activation", "main defect observed"}, defects);
   section("The seed's table, with measured values where it has stars");
   Table st = seed_table(r);
   o << plot::html_table(st.header, st.rows);
