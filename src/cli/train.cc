@@ -54,6 +54,8 @@ void add_train(CLI::App& app, Action& action) {
   sub->add_option("--logdir", c.logdir, "write TensorBoard event files here (scalars, histograms, images)");
   sub->add_option("--log-every", c.log_every, "log training scalars and gradient histograms every N steps (default 50)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  sub->add_flag("--detect-anomaly", c.detect_anomaly,
+               "stop at the first NaN or Inf in any module's output or gradient, naming the module and op (slower)");
   sub->add_option("--save", opt->save, "save the trained model's state to this checkpoint file");
   sub->callback([&action, opt] {
     action = [opt]() -> int {

@@ -9,6 +9,7 @@
 #include "actlab/lab/probe.h"
 #include "actlab/tensorboard/summary_writer.h"
 #include "actlab/nn/activation.h"
+#include "actlab/nn/anomaly.h"
 #include "actlab/nn/init.h"
 #include "actlab/nn/layers.h"
 #include "actlab/nn/loss.h"
@@ -188,6 +189,8 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
       break;
     }
   };
+  std::unique_ptr<nn::AnomalyGuard> anomaly;
+  if (c.detect_anomaly) anomaly = std::make_unique<nn::AnomalyGuard>(model);
   using clock = std::chrono::steady_clock;
   for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
     model.train();
@@ -198,10 +201,19 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     auto t0 = clock::now();
     bool stop = false;
     for (auto& batch : loader.epoch(epoch)) {
-      Tensor out = model(batch.data);
-      Tensor loss = criterion(out, batch.target);
-      opt->zero_grad();
-      loss.backward();
+      Tensor out, loss;
+      try {
+        out = model(batch.data);
+        loss = criterion(out, batch.target);
+        opt->zero_grad();
+        loss.backward();
+      } catch (const Error& e) {
+        if (!anomaly) throw;
+        // Name the step, and the module whose backward autograd's own NaN check stopped in.
+        std::string msg = e.what(), where = anomaly->backward_context();
+        if (msg.rfind("anomaly detected", 0) != 0) msg = "anomaly detected: " + msg + (where.empty() ? "" : " (in " + where + ")");
+        throw Error(detail::concat(msg, "; epoch ", epoch + 1, " step ", r.steps + 1));
+      }
       double l = loss.item<double>();
       auto diverged = [&](const std::string& what) {
         return Error(detail::concat("training diverged: ", what, " at epoch ", epoch + 1, " step ", r.steps + 1,

@@ -34,6 +34,8 @@ struct TrainConfig {
   // histograms of every parameter; images of an input batch and of the first convolution's maps.
   std::string logdir;
   int64_t log_every = 50;
+  // Watch every module for the first NaN or Inf, forward and backward (nn::AnomalyGuard); slower.
+  bool detect_anomaly = false;
 };
 
 // The named networks, built with the default generator (seed it first for reproducible weights).
