@@ -57,10 +57,20 @@ void add_train(CLI::App& app, Action& action) {
   sub->add_flag("--detect-anomaly", c.detect_anomaly,
                "stop at the first NaN or Inf in any module's output or gradient, naming the module and op (slower)");
   sub->add_option("--save", opt->save, "save the trained model's state to this checkpoint file");
+  sub->add_option("--save-every", c.save_every,
+                  "with --save: write a training checkpoint (model, optimizer, generator, data position) every N steps "
+                  "and at the end")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  sub->add_option("--resume", c.resume, "continue the run saved in this training checkpoint (same --model, --act, "
+                                        "--optimizer, --batch-size, --seed)");
   sub->callback([&action, opt] {
     action = [opt]() -> int {
       lab::TrainConfig& c = opt->config;
       if (opt->threads > 0) set_num_threads(opt->threads);
+      if (c.save_every > 0) {
+        if (opt->save.empty()) throw ValueError("--save-every needs --save FILE");
+        c.checkpoint = opt->save;
+      }
       nn::parse_activation_spec(c.act);  // a bad spec fails before the data is read
       manual_seed(c.seed);
       auto model = lab::build_model(c);
@@ -106,7 +116,7 @@ void add_train(CLI::App& app, Action& action) {
         files.add(opt->metrics_json, text.data(), text.size());
       }
       files.commit();
-      if (!opt->save.empty())
+      if (!opt->save.empty() && c.save_every == 0)  // with --save-every, train() wrote the final checkpoint
         nn::save_module(*model, opt->save, {{"model", c.model}, {"act", c.act}});
       return 0;
     };

@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
 
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/data/dataloader.h"
@@ -10,6 +13,7 @@
 #include "actlab/tensorboard/summary_writer.h"
 #include "actlab/nn/activation.h"
 #include "actlab/nn/anomaly.h"
+#include "actlab/nn/checkpoint.h"
 #include "actlab/nn/init.h"
 #include "actlab/nn/layers.h"
 #include "actlab/nn/loss.h"
@@ -48,6 +52,81 @@ void kaiming_init(nn::Sequential& model, const nn::ActivationSpec& spec) {
       nn::init::zeros_(t);
     }
   }
+}
+
+// Exact text for doubles and generator words in checkpoint metadata.
+std::string exact(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%a", v);
+  return buf;
+}
+double parse_exact(const std::string& s, const std::string& what) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0') throw ValueError(detail::concat("training checkpoint: bad ", what, " '", s, "'"));
+  return v;
+}
+int64_t parse_int(const std::string& s, const std::string& what) {
+  return static_cast<int64_t>(parse_exact(s, what));
+}
+
+// The running sums of an epoch, saved mid-epoch so a resumed epoch reports the same statistics.
+struct EpochSums {
+  double loss_sum = 0;
+  int64_t seen = 0, correct = 0, batches = 0;
+  double seconds = 0;
+};
+
+std::string encode_rng(const Generator::State& st) {
+  return detail::concat(st.s[0], " ", st.s[1], " ", st.s[2], " ", st.s[3], " ", st.seed, " ", st.has_spare ? 1 : 0, " ",
+                        exact(st.spare));
+}
+Generator::State decode_rng(const std::string& text) {
+  std::istringstream in(text);
+  Generator::State st{};
+  int spare = 0;
+  std::string spare_value;
+  in >> st.s[0] >> st.s[1] >> st.s[2] >> st.s[3] >> st.seed >> spare >> spare_value;
+  if (!in) throw ValueError("training checkpoint: bad generator state");
+  st.has_spare = spare != 0;
+  st.spare = parse_exact(spare_value, "generator state");
+  return st;
+}
+
+std::string encode_history(const std::vector<EpochStats>& history) {
+  std::string out;
+  for (const auto& e : history)
+    out += detail::concat(e.epoch, " ", exact(e.train_loss), " ", exact(e.train_accuracy), " ", exact(e.test_loss), " ",
+                          exact(e.test_accuracy), " ", exact(e.train_seconds), " ", exact(e.images_per_second), "\n");
+  return out;
+}
+std::vector<EpochStats> decode_history(const std::string& text) {
+  std::vector<EpochStats> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    EpochStats e;
+    std::string v[6];
+    f >> e.epoch >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5];
+    if (!f) throw ValueError("training checkpoint: bad history line '" + line + "'");
+    e.train_loss = parse_exact(v[0], "history");
+    e.train_accuracy = parse_exact(v[1], "history");
+    e.test_loss = parse_exact(v[2], "history");
+    e.test_accuracy = parse_exact(v[3], "history");
+    e.train_seconds = parse_exact(v[4], "history");
+    e.images_per_second = parse_exact(v[5], "history");
+    out.push_back(e);
+  }
+  return out;
+}
+
+// The settings a resumed run must share with the checkpoint (the others, e.g. epochs or max_steps, may change).
+std::map<std::string, std::string> identity(const TrainConfig& c) {
+  return {{"model", c.model},
+          {"act", nn::parse_activation_spec(c.act).to_string()},
+          {"optimizer", c.optimizer},
+          {"batch_size", std::to_string(c.batch_size)},
+          {"seed", std::to_string(c.seed)}};
 }
 
 }  // namespace
@@ -191,16 +270,92 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
   };
   std::unique_ptr<nn::AnomalyGuard> anomaly;
   if (c.detect_anomaly) anomaly = std::make_unique<nn::AnomalyGuard>(model);
+  if (c.save_every < 0) throw ValueError(detail::concat("--save-every must be at least 1, got ", c.save_every));
+  if (c.save_every > 0 && c.checkpoint.empty()) throw ValueError("--save-every needs a checkpoint file (--save FILE)");
+
+  // Resuming: model, optimizer, generator, position and history from a training checkpoint.
+  int64_t start_epoch = 0, start_batch = 0;
+  EpochSums resumed;
+  if (!c.resume.empty()) {
+    nn::Checkpoint ck = nn::load(c.resume);
+    auto meta = [&](const std::string& key) -> const std::string& {
+      auto it = ck.metadata.find(key);
+      if (it == ck.metadata.end())
+        throw ValueError(detail::concat("cannot resume from ", c.resume, ": it is not a training checkpoint (no '", key,
+                                        "'; write one with --save FILE --save-every N)"));
+      return it->second;
+    };
+    if (meta("kind") != nn::kTrainingCheckpointKind)
+      throw ValueError(detail::concat("cannot resume from ", c.resume, ": it is not a training checkpoint"));
+    for (const auto& [key, value] : identity(c))
+      if (meta(key) != value)
+        throw ValueError(detail::concat("cannot resume from ", c.resume, ": it was saved with ", key, " ", meta(key),
+                                        ", this run has ", value));
+    nn::StateDict model_state;
+    optim::OptimizerStateDict opt_state;
+    for (auto& [name, t] : ck.tensors) {
+      if (name.rfind("model.", 0) == 0) model_state.emplace_back(name.substr(6), t);
+      else if (name.rfind("optim.", 0) == 0) opt_state.emplace_back(name.substr(6), t);
+    }
+    model.load_state_dict(model_state);
+    opt->load_state_dict(opt_state);
+    default_generator().set_state(decode_rng(meta("rng")));
+    start_epoch = parse_int(meta("epoch"), "epoch");
+    start_batch = parse_int(meta("batch"), "batch");
+    r.steps = parse_int(meta("steps"), "steps");
+    resumed = {parse_exact(meta("epoch_loss_sum"), "epoch_loss_sum"), parse_int(meta("epoch_seen"), "epoch_seen"),
+               parse_int(meta("epoch_correct"), "epoch_correct"), parse_int(meta("epoch_batches"), "epoch_batches"),
+               parse_exact(meta("epoch_seconds"), "epoch_seconds")};
+    r.history = decode_history(meta("history"));
+    // A run stopped by max_steps mid-epoch recorded that partial epoch; resuming it finishes the epoch anew.
+    std::erase_if(r.history, [&](const EpochStats& e) { return e.epoch > start_epoch; });
+    if (Tensor sl = ck.find("run.step_losses"); sl.defined()) r.step_losses = sl.to_vector();
+    if (start_epoch < 0 || start_batch < 0 || start_batch > loader.len() || r.steps < 0)
+      throw ValueError(detail::concat("cannot resume from ", c.resume, ": its position (epoch ", start_epoch, ", batch ",
+                                      start_batch, ") does not fit this data"));
+    for (const auto& e : r.history) {
+      r.train_seconds += e.train_seconds;
+      r.train_loss = e.train_loss;
+      r.test_accuracy = e.test_accuracy;
+      r.epochs = e.epoch;
+    }
+  }
+  auto save_checkpoint = [&](int64_t epoch, int64_t next_batch, const EpochSums& sums) {
+    nn::StateDict tensors;
+    for (auto& [name, t] : model.state_dict()) tensors.emplace_back("model." + name, t);
+    for (auto& [name, t] : opt->state_dict()) tensors.emplace_back("optim." + name, t);
+    tensors.emplace_back("run.step_losses",
+                         from_data(r.step_losses, {static_cast<int64_t>(r.step_losses.size())}, {.dtype = kFloat64}));
+    std::map<std::string, std::string> meta = identity(c);
+    meta["kind"] = nn::kTrainingCheckpointKind;
+    meta["epoch"] = std::to_string(epoch);
+    meta["batch"] = std::to_string(next_batch);
+    meta["steps"] = std::to_string(r.steps);
+    meta["rng"] = encode_rng(default_generator().get_state());
+    meta["epoch_loss_sum"] = exact(sums.loss_sum);
+    meta["epoch_seen"] = std::to_string(sums.seen);
+    meta["epoch_correct"] = std::to_string(sums.correct);
+    meta["epoch_batches"] = std::to_string(sums.batches);
+    meta["epoch_seconds"] = exact(sums.seconds);
+    meta["history"] = encode_history(r.history);
+    nn::save(tensors, c.checkpoint, meta);
+  };
+
   using clock = std::chrono::steady_clock;
-  for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
+  int64_t last_epoch = start_epoch, last_batch = start_batch;
+  EpochSums last_sums = resumed;
+  for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
+    if (c.max_steps >= 0 && r.steps >= c.max_steps) break;  // a resumed run that had already finished
     model.train();
     EpochStats es;
     es.epoch = epoch + 1;
-    double loss_sum = 0;
-    int64_t seen = 0, correct = 0, batches = 0;
+    EpochSums sums = epoch == start_epoch ? resumed : EpochSums{};
+    double& loss_sum = sums.loss_sum;
+    int64_t &seen = sums.seen, &correct = sums.correct, &batches = sums.batches;
     auto t0 = clock::now();
+    auto elapsed = [&] { return sums.seconds + std::chrono::duration<double>(clock::now() - t0).count(); };
     bool stop = false;
-    for (auto& batch : loader.epoch(epoch)) {
+    for (auto& batch : loader.epoch(epoch, epoch == start_epoch ? start_batch : 0)) {
       Tensor out, loss;
       try {
         out = model(batch.data);
@@ -243,7 +398,11 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
         writer->add_scalar("accuracy/train", static_cast<double>(correct) / static_cast<double>(seen), r.steps);
         writer->add_scalar("lr", opt->lr(), r.steps);
       }
-      double secs = std::chrono::duration<double>(clock::now() - t0).count();
+      double secs = elapsed();
+      last_epoch = epoch;
+      last_batch = batch.index + 1;
+      last_sums = {loss_sum, seen, correct, batches, secs};
+      if (c.save_every > 0 && r.steps % c.save_every == 0) save_checkpoint(epoch, batch.index + 1, last_sums);
       if (progress)
         progress(epoch + 1, batch.index + 1, loader.len(), loss_sum / static_cast<double>(batches),
                  static_cast<double>(correct) / static_cast<double>(seen), static_cast<double>(seen) / secs);
@@ -252,7 +411,7 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
         break;
       }
     }
-    es.train_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    es.train_seconds = elapsed();
     es.train_loss = batches ? loss_sum / static_cast<double>(batches) : 0;
     es.train_accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0;
     es.images_per_second = es.train_seconds > 0 ? static_cast<double>(seen) / es.train_seconds : 0;
@@ -272,8 +431,15 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     r.train_loss = es.train_loss;
     r.test_accuracy = ta;
     r.epochs = epoch + 1;
+    if (!stop) {
+      last_epoch = epoch + 1;
+      last_batch = 0;
+      last_sums = {};
+    }
     if (stop) break;
   }
+  // The final state: resuming from it continues where this run stopped (or does nothing when it finished).
+  if (c.save_every > 0) save_checkpoint(last_epoch, last_batch, last_sums);
   int64_t images = 0;
   for (const auto& e : r.history) images += static_cast<int64_t>(e.images_per_second * e.train_seconds + 0.5);
   r.train_images_per_second = r.train_seconds > 0 ? static_cast<double>(images) / r.train_seconds : 0;

@@ -217,7 +217,16 @@ void save_module(const Module& module, const std::string& path, const std::map<s
 
 std::map<std::string, std::string> load_module(Module& module, const std::string& path, bool strict) {
   Checkpoint ck = load(path);
-  module.load_state_dict(ck.tensors, strict);
+  auto kind = ck.metadata.find("kind");
+  if (kind != ck.metadata.end() && kind->second == kTrainingCheckpointKind) {
+    // A training checkpoint (lab::train's --save-every): the model's entries carry a "model." prefix.
+    StateDict model;
+    for (auto& [name, t] : ck.tensors)
+      if (name.rfind("model.", 0) == 0) model.emplace_back(name.substr(6), t);
+    module.load_state_dict(model, strict);
+  } else {
+    module.load_state_dict(ck.tensors, strict);
+  }
   return std::move(ck.metadata);
 }
 

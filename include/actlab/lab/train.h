@@ -36,6 +36,14 @@ struct TrainConfig {
   int64_t log_every = 50;
   // Watch every module for the first NaN or Inf, forward and backward (nn::AnomalyGuard); slower.
   bool detect_anomaly = false;
+  // Training checkpoints: with save_every > 0, every save_every steps and at the end, `checkpoint` gets the
+  // model, the optimizer, the default generator's state, the data loader's position and the history so far
+  // (written atomically). `resume` continues from such a file: the run ends with exactly the weights an
+  // uninterrupted run with the same settings and thread count ends with. model, act, optimizer, batch_size
+  // and seed must match the checkpoint's.
+  std::string checkpoint;
+  int64_t save_every = 0;
+  std::string resume;
 };
 
 // The named networks, built with the default generator (seed it first for reproducible weights).

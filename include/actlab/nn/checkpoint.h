@@ -25,6 +25,9 @@
 namespace actlab::nn {
 
 inline constexpr uint32_t kCheckpointVersion = 1;
+// metadata["kind"] of a training checkpoint (model under "model.", optimizer under "optim.", the run's position
+// in the metadata; written by lab::train with save_every). load_module reads the model part of one.
+inline constexpr const char* kTrainingCheckpointKind = "actlab-train";
 
 // What a checkpoint file holds: an ordered state dict (names unique; tensors of any shape, 0-d included, and
 // dtype float32/float64/int64/bool) and string metadata.
@@ -50,7 +53,7 @@ Checkpoint load(const std::string& path);
 
 // save(module.state_dict(), path, metadata): parameters then buffers, by dotted name.
 void save_module(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata = {});
-// load(path), then module.load_state_dict(tensors, strict): values are copied in place under NoGradGuard, and
+// load(path), then module.load_state_dict(tensors, strict) (of the "model." entries for a training checkpoint): values are copied in place under NoGradGuard, and
 // nothing is copied unless everything matches. A missing/unexpected key or a size mismatch throws
 // actlab::Error with PyTorch's message ("Error(s) in loading state_dict for Sequential:\n\tsize mismatch for
 // 0.weight: copying a param with shape torch.Size([16, 1, 3, 3]) from checkpoint, the shape in current model is
