@@ -150,15 +150,39 @@ void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g)
 }
 
 // Gradients of conv_forward; each output pointer may be null (not needed). gx need not be zeroed.
+// The weight and bias gradients sum over images. To give the same bits with any thread count, images are
+// summed in fixed blocks of kImagesPerBlock (in order within a block), and the blocks' sums in order; threads
+// take whole blocks.
+constexpr int64_t kImagesPerBlock = 8;
+
+template <class F>
+void for_each_image_in_blocks(int64_t N, F&& body) {
+  const int64_t blocks = (N + kImagesPerBlock - 1) / kImagesPerBlock;
+  const int nthreads = blocks >= omp_get_max_threads() ? omp_get_max_threads() : 1;
+  auto run_block = [&](int64_t b, int tid) {
+    for (int64_t n = b * kImagesPerBlock; n < std::min(N, (b + 1) * kImagesPerBlock); ++n) body(n, tid, b);
+  };
+  if (nthreads > 1) {
+#pragma omp parallel num_threads(nthreads)
+    {
+      const int tid = omp_get_thread_num();
+#pragma omp for schedule(static)
+      for (int64_t b = 0; b < blocks; ++b) run_block(b, tid);
+    }
+  } else {
+    for (int64_t b = 0; b < blocks; ++b) run_block(b, 0);
+  }
+}
+
 template <class T>
 void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, const ConvGeom& g) {
   const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.C * g.kh * g.kw * P;
   const int64_t wsize = g.O * K;
-  const int nt = image_threads(g.N);
-  std::vector<std::vector<T>> cols(nt), gws(gw ? nt : 0), gbs(gb ? nt : 0);
+  const int64_t blocks = (g.N + kImagesPerBlock - 1) / kImagesPerBlock;
+  std::vector<std::vector<T>> cols(omp_get_max_threads()), gws(gw ? blocks : 0), gbs(gb ? blocks : 0);
   for (auto& v : gws) v.assign(wsize, T(0));
   for (auto& v : gbs) v.assign(g.O, T(0));
-  for_each_image(g.N, nt, [&](int64_t n, int tid) {
+  for_each_image_in_blocks(g.N, [&](int64_t n, int tid, int64_t block) {
     const T* gyn = gy + n * g.O * P;
     auto& buf = cols[tid];
     if (!g.direct() && buf.size() < static_cast<size_t>(colsize)) buf.resize(colsize);
@@ -169,13 +193,13 @@ void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, con
         im2col(xn, buf.data(), g);
         col = buf.data();
       }
-      T* acc = gws[tid].data();
+      T* acc = gws[block].data();
       for (int64_t gr = 0; gr < g.groups; ++gr)
         detail::gemm(false, true, Og, K, P, T(1), gyn + gr * Og * P, P, col + gr * K * P, P, T(1), acc + gr * Og * K,
                      K);
     }
     if (gb) {
-      T* acc = gbs[tid].data();
+      T* acc = gbs[block].data();
       for (int64_t o = 0; o < g.O; ++o) {
         const T* r = gyn + o * P;
         T lanes[8] = {};
@@ -204,13 +228,13 @@ void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, con
   });
   if (gw) {
     std::copy(gws[0].begin(), gws[0].end(), gw);
-    for (int t = 1; t < nt; ++t)
-      for (int64_t i = 0; i < wsize; ++i) gw[i] += gws[t][i];
+    for (int64_t b = 1; b < blocks; ++b)
+      for (int64_t i = 0; i < wsize; ++i) gw[i] += gws[b][i];
   }
   if (gb) {
     std::copy(gbs[0].begin(), gbs[0].end(), gb);
-    for (int t = 1; t < nt; ++t)
-      for (int64_t i = 0; i < g.O; ++i) gb[i] += gbs[t][i];
+    for (int64_t b = 1; b < blocks; ++b)
+      for (int64_t i = 0; i < g.O; ++i) gb[i] += gbs[b][i];
   }
 }
 

@@ -1,5 +1,6 @@
 // Matrix products. float32 runs oneDNN's sgemm (measured 2.6x faster than OpenBLAS at 512^3 on these
 // machines, see DESIGN.md); float64 runs a plain blocked loop (it serves gradient checks, not speed).
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include "actlab/autograd/grad_mode.h"
@@ -28,7 +29,15 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
     return;
   }
+  // oneDNN splits the k (summation) dimension across threads when the output is small, which makes the bits
+  // depend on the thread count. Small outputs run on one thread: the same result with 1 or N threads (and
+  // threads buy little there anyway). Large outputs are split along m and n, which keeps the sums whole.
+  constexpr int64_t kSmallOutput = 64 * 1024;
+  const bool single = m * n < kSmallOutput && omp_get_max_threads() > 1 && !omp_in_parallel();
+  const int threads = omp_get_max_threads();
+  if (single) omp_set_num_threads(1);
   dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (single) omp_set_num_threads(threads);
   if (st != dnnl_success) throw Error(detail::concat("oneDNN sgemm failed with status ", static_cast<int>(st)));
 }
 

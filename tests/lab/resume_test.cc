@@ -115,3 +115,21 @@ TEST(LabResume, WrongCheckpointsAreClearErrors) {
     EXPECT_NE(r.out.find(c.message), std::string::npos) << c.args << ": " << r.out;
   }
 }
+
+TEST(LabDeterminism, OneAndTwoThreadsTrainToTheSameBits) {
+  TempDir dir;
+  actlab::testing::write_textures(dir / "data", 256, 64);
+  for (const char* model : {"seed-cnn --act GELU", "cnn --act ReLU", "mlp --depth 3 --act RReLU"}) {
+    std::vector<nn::Checkpoint> runs;
+    for (int threads : {1, 2}) {
+      std::string out = dir / ("t" + std::to_string(threads) + ".ckpt");
+      auto r = run_cli(std::string("train --model ") + model + " --max-steps 12 --batch-size 32 --seed 5 --threads " +
+                       std::to_string(threads) + " --data " + (dir / "data") + " --save " + out);
+      ASSERT_EQ(r.code, 0) << r.out;
+      runs.push_back(nn::load(out));
+    }
+    ASSERT_EQ(runs[0].tensors.size(), runs[1].tensors.size());
+    for (size_t i = 0; i < runs[0].tensors.size(); ++i)
+      EXPECT_TRUE(runs[0].tensors[i].second.equal(runs[1].tensors[i].second)) << model << ": " << runs[0].tensors[i].first;
+  }
+}
