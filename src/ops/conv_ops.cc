@@ -102,20 +102,27 @@ void col2im(const T* col, T* gx, const ConvGeom& g) {
       }
 }
 
-// Runs body(n, tid) for every image: over the OpenMP threads when there are at least as many images as
-// threads (GEMMs inside then run single-threaded), else serially (GEMMs use the threads).
+// Runs body(i, tid) for i in [0, count): over `nthreads` OpenMP threads (static schedule), or serially
+// when nthreads is 1.
 template <class F>
-void for_each_image(int64_t N, int nthreads, F&& body) {
-  if (N >= nthreads && nthreads > 1) {
+void parallel_items(int64_t count, int nthreads, F&& body) {
+  if (nthreads > 1) {
 #pragma omp parallel num_threads(nthreads)
     {
       const int tid = omp_get_thread_num();
 #pragma omp for schedule(static)
-      for (int64_t n = 0; n < N; ++n) body(n, tid);
+      for (int64_t i = 0; i < count; ++i) body(i, tid);
     }
   } else {
-    for (int64_t n = 0; n < N; ++n) body(n, 0);
+    for (int64_t i = 0; i < count; ++i) body(i, 0);
   }
+}
+
+// Runs body(n, tid) for every image: over the OpenMP threads when there are at least as many images as
+// threads (GEMMs inside then run single-threaded), else serially (GEMMs use the threads).
+template <class F>
+void for_each_image(int64_t N, int nthreads, F&& body) {
+  parallel_items(N, N >= nthreads ? nthreads : 1, body);
 }
 
 inline int image_threads(int64_t N) {
@@ -159,19 +166,9 @@ template <class F>
 void for_each_image_in_blocks(int64_t N, F&& body) {
   const int64_t blocks = (N + kImagesPerBlock - 1) / kImagesPerBlock;
   const int nthreads = blocks >= omp_get_max_threads() ? omp_get_max_threads() : 1;
-  auto run_block = [&](int64_t b, int tid) {
+  parallel_items(blocks, nthreads, [&](int64_t b, int tid) {
     for (int64_t n = b * kImagesPerBlock; n < std::min(N, (b + 1) * kImagesPerBlock); ++n) body(n, tid, b);
-  };
-  if (nthreads > 1) {
-#pragma omp parallel num_threads(nthreads)
-    {
-      const int tid = omp_get_thread_num();
-#pragma omp for schedule(static)
-      for (int64_t b = 0; b < blocks; ++b) run_block(b, tid);
-    }
-  } else {
-    for (int64_t b = 0; b < blocks; ++b) run_block(b, 0);
-  }
+  });
 }
 
 template <class T>
