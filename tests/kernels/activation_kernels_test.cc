@@ -234,6 +234,14 @@ bool saves_output(ActId id) {
 }
 bool saves_input(ActId id) { return activation_row(id).saves == Saves::Input; }
 
+TEST(KernelActivation, ExactlyThePointwiseRowsHaveScalarFunctions) {
+  for (int i = 0; i < kernels::kNumActivations; ++i) {
+    const auto& row = kernels::kActivationTable[i];
+    EXPECT_EQ(row.forward != nullptr, i < kernels::kNumPointwise) << row.name;
+    EXPECT_EQ(row.backward != nullptr, i < kernels::kNumPointwise) << row.name;
+  }
+}
+
 TEST(KernelActivation, ForwardMatchesReference) {
   set_reference_kernels(false);
   for (const Case& c : all_cases()) {

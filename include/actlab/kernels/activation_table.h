@@ -261,12 +261,11 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
 constexpr const ActivationRow& activation_row(ActId id) { return kActivationTable[static_cast<int>(id)]; }
 constexpr bool is_pointwise(ActId id) { return static_cast<int>(id) < kNumPointwise; }
 
-// The table is in enum order: a row's position is its id.
+// The table is in enum order: a row's position is its id. (That exactly the pointwise rows have scalar
+// functions is checked by a test: GCC's sanitizers make comparing those pointers non-constant.)
 consteval bool table_in_enum_order() {
   for (int i = 0; i < kNumActivations; ++i)
     if (static_cast<int>(kActivationTable[i].id) != i) return false;
-  for (int i = 0; i < kNumActivations; ++i)
-    if ((kActivationTable[i].forward != nullptr) != (i < kNumPointwise)) return false;
   return true;
 }
 static_assert(table_in_enum_order(), "kActivationTable rows must follow ActId order");
