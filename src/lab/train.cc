@@ -307,8 +307,10 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
                parse_int(meta("epoch_correct"), "epoch_correct"), parse_int(meta("epoch_batches"), "epoch_batches"),
                parse_exact(meta("epoch_seconds"), "epoch_seconds")};
     r.history = decode_history(meta("history"));
-    // A run stopped by max_steps mid-epoch recorded that partial epoch; resuming it finishes the epoch anew.
-    std::erase_if(r.history, [&](const EpochStats& e) { return e.epoch > start_epoch; });
+    // A run stopped by max_steps mid-epoch recorded that partial epoch; resuming it with more steps finishes the
+    // epoch anew (a run that has nothing left to do keeps its history as it was).
+    if (!(c.max_steps >= 0 && r.steps >= c.max_steps))
+      std::erase_if(r.history, [&](const EpochStats& e) { return e.epoch > start_epoch; });
     if (Tensor sl = ck.find("run.step_losses"); sl.defined()) r.step_losses = sl.to_vector();
     if (start_epoch < 0 || start_batch < 0 || start_batch > loader.len() || r.steps < 0)
       throw ValueError(detail::concat("cannot resume from ", c.resume, ": its position (epoch ", start_epoch, ", batch ",

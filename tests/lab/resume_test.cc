@@ -90,7 +90,10 @@ TEST(LabResume, KilledRunResumesToTheSameWeights) {
   EXPECT_TRUE(model->state_dict()[0].second.equal(b.find("model." + model->state_dict()[0].first)));
   auto again = run_cli(train_args(data) + " --resume " + part + " --metrics-json " + (dir / "again.json"));
   ASSERT_EQ(again.code, 0) << again.out;
-  EXPECT_EQ(read_json(dir / "again.json")["steps"], 60);
+  nlohmann::json jc = read_json(dir / "again.json");
+  EXPECT_EQ(jc["steps"], 60);
+  EXPECT_EQ(jc["epochs"], ja["epochs"]);
+  EXPECT_EQ(jc["test_accuracy"], ja["test_accuracy"]);
 }
 
 TEST(LabResume, WrongCheckpointsAreClearErrors) {
