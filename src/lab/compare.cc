@@ -147,11 +147,6 @@ std::string pct(double v) { return std::isfinite(v) ? fmt("%.1f%%", 100 * v) : "
 
 bool is_diverged(const Error& e) { return std::string(e.what()).rfind("training diverged", 0) == 0; }
 
-Split head(const Split& s, int64_t max) {
-  int64_t n = std::min(max, s.images.size(0));
-  return {s.images.narrow(0, 0, n), s.labels.narrow(0, 0, n)};
-}
-
 // ---- the measurements -------------------------------------------------------------------------------------
 
 void measure_gradients(ActResult& a, const Split& train, const Split& test, const Split& probe, const Budget& b,
@@ -868,8 +863,8 @@ CompareOutput run_compare(const CompareConfig& config) {
   say("loading data");
   Split train_split = load_split(config.data_dir, true);
   Split test_full = load_split(config.data_dir, false);
-  Split test = head(test_full, b.eval_images);
-  Split probe = head(test_full, 256);
+  Split test = first_rows(test_full, b.eval_images);
+  Split probe = first_rows(test_full, 256);
   std::filesystem::create_directories(config.out_dir);  // after the data loaded: a bad run creates nothing
   r.train_images = train_split.images.size(0);
   r.test_images = test.images.size(0);

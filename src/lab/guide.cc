@@ -6,6 +6,7 @@
 
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/data/dataloader.h"
+#include "actlab/lab/measure.h"
 #include "actlab/lab/probe.h"
 #include "actlab/nn/activation.h"
 #include "actlab/nn/functional.h"
@@ -38,12 +39,6 @@ void for_steps(const Tensor& inputs, const Tensor& targets, const GuideBudget& b
   }
 }
 
-// The first `max` rows of a split.
-Split head(const Split& s, int64_t max) {
-  int64_t n = std::min(max, s.images.size(0));
-  return {s.images.narrow(0, 0, n), s.labels.narrow(0, 0, n)};
-}
-
 std::shared_ptr<nn::Sequential> mlp(int64_t in, int64_t hidden, int64_t out, const std::string& act) {
   auto m = std::make_shared<nn::Sequential>();
   m->push_back(std::make_shared<nn::Flatten>());
@@ -70,16 +65,11 @@ std::unique_ptr<tensorboard::SummaryWriter> writer_for(const std::string& logdir
   return std::make_unique<tensorboard::SummaryWriter>(logdir + "/" + run);
 }
 
-double l2(const Tensor& t) {
-  Tensor d = t.to(kFloat64);
-  return std::sqrt((d * d).sum().item<double>());
-}
-
 double params_grad_norm(const std::vector<Tensor>& params) {
   double s = 0;
   for (const auto& p : params)
     if (p.grad().defined()) {
-      double n = l2(p.grad());
+      double n = l2_norm(p.grad());
       s += n * n;
     }
   return std::sqrt(s);
@@ -164,7 +154,7 @@ BinaryResult binary_experiment(const Split& train, const Split& test, int64_t cl
   r.class_a = class_a;
   r.class_b = class_b;
   Split tr = select_two_classes(train, class_a, class_b);
-  Split te = head(select_two_classes(test, class_a, class_b), b.eval_images);
+  Split te = first_rows(select_two_classes(test, class_a, class_b), b.eval_images);
   r.train_images = tr.images.size(0);
   r.test_images = te.images.size(0);
   int64_t in = tr.images.numel() / tr.images.size(0);
@@ -208,7 +198,7 @@ BinaryResult binary_experiment(const Split& train, const Split& test, int64_t cl
 MulticlassResult multiclass_experiment(const Split& train, const Split& test, const GuideBudget& b,
                                        const std::string& logdir) {
   MulticlassResult r;
-  Split te = head(test, b.eval_images);
+  Split te = first_rows(test, b.eval_images);
   int64_t in = train.images.numel() / train.images.size(0);
   for (bool softmax : {true, false}) {
     MulticlassVariant v;
@@ -267,7 +257,7 @@ std::vector<double> grad_through_time(const RowRnn& m, const Tensor& images, con
   loss.backward();
   std::vector<double> norms;
   Tensor g = x.grad();
-  for (int64_t t = 0; t < g.size(1); ++t) norms.push_back(l2(g.select(1, t)));
+  for (int64_t t = 0; t < g.size(1); ++t) norms.push_back(l2_norm(g.select(1, t)));
   for (auto& p : m.parameters()) p.set_grad(Tensor());
   return norms;
 }
@@ -279,8 +269,8 @@ RnnResult rnn_experiment(const Split& train, const Split& test, const GuideBudge
   RnnResult r;
   r.hidden_size = hidden_size;
   r.lr = lr;
-  Split te = head(test, b.eval_images);
-  Split probe = head(test, 256);
+  Split te = first_rows(test, b.eval_images);
+  Split probe = first_rows(test, 256);
   int64_t cols = train.images.size(-1);
   for (const char* nl : {"tanh", "relu"}) {
     RnnVariant v;

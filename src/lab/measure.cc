@@ -100,6 +100,11 @@ Range measure_range(const std::string& spec_text, double lo, double hi, int64_t 
   return r;
 }
 
+double l2_norm(const Tensor& t) {
+  Tensor d = t.to(kFloat64);
+  return std::sqrt((d * d).sum().item<double>());
+}
+
 std::vector<double> weight_grad_norms(nn::Sequential& model, const Tensor& x, const Tensor& y) {
   model.zero_grad();
   Tensor loss = nn::functional::cross_entropy(model(x), y);
@@ -108,7 +113,7 @@ std::vector<double> weight_grad_norms(nn::Sequential& model, const Tensor& x, co
   for (auto& [name, p] : model.named_parameters()) {
     if (p.dim() < 2 || name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) continue;
     Tensor g = p.grad();
-    norms.push_back(g.defined() ? std::sqrt((g.to(kFloat64) * g.to(kFloat64)).sum().item<double>()) : 0.0);
+    norms.push_back(g.defined() ? l2_norm(g) : 0.0);
   }
   model.zero_grad();
   return norms;

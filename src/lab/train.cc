@@ -198,6 +198,11 @@ Split load_split(const std::string& data_dir, bool train) {
   return {x, ds.labels()};
 }
 
+Split first_rows(const Split& s, int64_t n) {
+  int64_t rows = std::min(n, s.images.size(0));
+  return {s.images.narrow(0, 0, rows), s.labels.narrow(0, 0, rows)};
+}
+
 std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, int64_t batch_size) {
   bool was_training = model.is_training();
   model.eval();

@@ -55,6 +55,9 @@ struct Range {
 // Throws ValueError for activations that are not elementwise (Softmax family, Softmax2d, GLU).
 Range measure_range(const std::string& spec, double lo = -8.0, double hi = 8.0, int64_t points = 1601);
 
+// The L2 norm of all elements, accumulated in float64.
+double l2_norm(const Tensor& t);
+
 // Gradient norm (L2) of every weight matrix or kernel (parameters named "*.weight" with 2 or more dims: Linear
 // and Conv2d) after backward of the mean cross-entropy of model(x) against labels y, in layer order. The model
 // stays in its train/eval mode; its gradients are cleared afterwards.

@@ -85,6 +85,8 @@ struct Split {
   Tensor labels;
 };
 Split load_split(const std::string& data_dir, bool train);
+// The first min(n, size) images and labels of a split (views, no copy).
+Split first_rows(const Split& split, int64_t n);
 
 // Trains `model` on `train` and evaluates on `test` after each epoch.
 TrainResult train(nn::Sequential& model, const Split& train_split, const Split& test_split, const TrainConfig& config,
