@@ -6,6 +6,7 @@
 // `params` is the row's ParamValues (see activation_table.h), in the row's parameter order.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -55,6 +56,40 @@ void prelu_backward(const float* grad_out, const float* x, const float* slope, f
                     int64_t outer, int64_t channels, int64_t inner);
 void prelu_backward(const double* grad_out, const double* x, const double* slope, double* grad_in,
                     double* grad_slope, int64_t outer, int64_t channels, int64_t inner);
+
+// ---- RReLU in training: counter-based noise ------------------------------------------------------------
+// Element i's slope is lower + (upper - lower) * U(key, i), U in [0, 1) from a hash of the element's index
+// and a per-call key (drawn once from the default generator). Counter-based, so the noise is the same
+// however the work is split across threads, and the backward recomputes it from the saved input instead of
+// keeping a noise tensor. y = x <= 0 ? x * slope : x; dy/dx = x <= 0 ? slope : 1 (NaN takes 1, as x <= 0
+// is false). Index i is taken modulo 2^32 after the key absorbs i's high half.
+struct RreluNoise {
+  uint64_t key;
+  float lower, range;  // range = upper - lower, rounded to float once
+};
+// U(key, i) in [0, 1) with 24 random bits: lowbias32 (C. Wellons' integer hash) of (i * golden + k).
+inline uint32_t rrelu_key32(uint64_t key, uint64_t i) {
+  uint32_t k = static_cast<uint32_t>(key) ^ static_cast<uint32_t>(key >> 32) * 0x85ebca6bu;
+  return k + static_cast<uint32_t>(i >> 32) * 0xc2b2ae35u;
+}
+inline uint32_t rrelu_hash(uint32_t k, uint32_t i) {
+  uint32_t h = i * 0x9e3779b9u + k;
+  h ^= h >> 16;
+  h *= 0x7feb352du;
+  h ^= h >> 15;
+  h *= 0x846ca68bu;
+  h ^= h >> 16;
+  return h;
+}
+inline float rrelu_slope(const RreluNoise& nz, uint64_t i) {
+  const float u = static_cast<float>(rrelu_hash(rrelu_key32(nz.key, i), static_cast<uint32_t>(i)) >> 8) * 0x1p-24f;
+  return std::fmaf(nz.range, u, nz.lower);  // one rounding, as the SIMD kernel's FMA
+}
+// x: [n] elements with indices first, first + 1, ...; gi = g * slope where x <= 0, else g.
+void rrelu_forward(const RreluNoise& nz, const float* x, float* y, int64_t n);
+void rrelu_forward(const RreluNoise& nz, const double* x, double* y, int64_t n);
+void rrelu_backward(const RreluNoise& nz, const float* g, const float* x, float* gi, int64_t n);
+void rrelu_backward(const RreluNoise& nz, const double* g, const double* x, double* gi, int64_t n);
 
 // ---- control -------------------------------------------------------------------------------------------
 // reference_kernels(), set_reference_kernels() and simd_target() are in actlab/kernels/control.h.

@@ -11,17 +11,21 @@
 // tanh-GELU are one Exp and one Div each. Loop tails run through the same vector code on a padded
 // stack buffer, so every element is computed by the same code path.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "kernels/activation_kernels.h"
+#include "kernels/simd.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/activation_simd.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
 
@@ -643,48 +647,69 @@ struct OpThreshold {
 // ---- loops -------------------------------------------------------------------------------------------
 constexpr size_t kMaxLanesF = 64;  // >= any x86 target's float lanes
 
-template <class Op>
-HWY_NOINLINE void LoopFwd(const Op& op, const float* x, float* y, size_t n) {
-  const DF d;
+// Each loop: whole vectors (two per iteration), then the tail through the same vector code on a padded
+// stack buffer. With `stream`, the output is written with aligned streaming stores (see kStreamElements
+// in simd.h); the elements before the first aligned vector go through the buffer path too.
+// vec(i): the result vector for lanes [i, i + Lanes); partial(i, len): computes and stores lanes
+// [i, i + len), len < Lanes. Returns where the tail starts.
+template <class Vec, class Partial>
+HWY_INLINE size_t StreamLoop(DF d, float* out, size_t n, bool stream, const Vec& vec, const Partial& partial) {
   const size_t N = hn::Lanes(d);
   size_t i = 0;
+  if (stream) {
+    const size_t mis = (reinterpret_cast<uintptr_t>(out) / sizeof(float)) % N;
+    i = mis == 0 ? 0 : std::min(n, N - mis);
+    if (i > 0) partial(size_t{0}, i);
+    for (; i + N <= n; i += N) hn::Stream(vec(i), d, out + i);
+    hwy::FlushStream();
+    return i;
+  }
   for (; i + 2 * N <= n; i += 2 * N) {
-    const VF a = hn::LoadU(d, x + i);
-    const VF b = hn::LoadU(d, x + i + N);
-    hn::StoreU(op.Fwd(d, a), d, y + i);
-    hn::StoreU(op.Fwd(d, b), d, y + i + N);
+    const VF a = vec(i);
+    const VF b = vec(i + N);
+    hn::StoreU(a, d, out + i);
+    hn::StoreU(b, d, out + i + N);
   }
-  for (; i + N <= n; i += N) hn::StoreU(op.Fwd(d, hn::LoadU(d, x + i)), d, y + i);
-  if (i < n) {
-    const size_t rem = n - i;
-    HWY_ALIGN float buf[kMaxLanesF] = {};
-    std::memcpy(buf, x + i, rem * sizeof(float));
-    hn::Store(op.Fwd(d, hn::Load(d, buf)), d, buf);
-    std::memcpy(y + i, buf, rem * sizeof(float));
-  }
+  for (; i + N <= n; i += N) hn::StoreU(vec(i), d, out + i);
+  return i;
 }
 
 template <class Op>
-HWY_NOINLINE void LoopBwd(const Op& op, const float* g, const float* s, float* gi, size_t n) {
+HWY_NOINLINE void PartialFwd(const Op& op, const float* x, float* y, size_t len) {
   const DF d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    const VF g0 = hn::LoadU(d, g + i), s0 = hn::LoadU(d, s + i);
-    const VF g1 = hn::LoadU(d, g + i + N), s1 = hn::LoadU(d, s + i + N);
-    hn::StoreU(op.Bwd(d, g0, s0), d, gi + i);
-    hn::StoreU(op.Bwd(d, g1, s1), d, gi + i + N);
-  }
-  for (; i + N <= n; i += N) hn::StoreU(op.Bwd(d, hn::LoadU(d, g + i), hn::LoadU(d, s + i)), d, gi + i);
-  if (i < n) {
-    const size_t rem = n - i;
-    HWY_ALIGN float bg[kMaxLanesF] = {};
-    HWY_ALIGN float bs[kMaxLanesF] = {};
-    std::memcpy(bg, g + i, rem * sizeof(float));
-    std::memcpy(bs, s + i, rem * sizeof(float));
-    hn::Store(op.Bwd(d, hn::Load(d, bg), hn::Load(d, bs)), d, bg);
-    std::memcpy(gi + i, bg, rem * sizeof(float));
-  }
+  HWY_ALIGN float buf[kMaxLanesF] = {};
+  std::memcpy(buf, x, len * sizeof(float));
+  hn::Store(op.Fwd(d, hn::Load(d, buf)), d, buf);
+  std::memcpy(y, buf, len * sizeof(float));
+}
+template <class Op>
+HWY_NOINLINE void PartialBwd(const Op& op, const float* g, const float* s, float* gi, size_t len) {
+  const DF d;
+  HWY_ALIGN float bg[kMaxLanesF] = {};
+  HWY_ALIGN float bs[kMaxLanesF] = {};
+  std::memcpy(bg, g, len * sizeof(float));
+  std::memcpy(bs, s, len * sizeof(float));
+  hn::Store(op.Bwd(d, hn::Load(d, bg), hn::Load(d, bs)), d, bg);
+  std::memcpy(gi, bg, len * sizeof(float));
+}
+
+template <class Op>
+HWY_NOINLINE void LoopFwd(const Op& op, const float* x, float* y, size_t n, bool stream) {
+  const DF d;
+  auto partial = [&](size_t i, size_t len) { PartialFwd(op, x + i, y + i, len); };
+  const size_t i = StreamLoop(d, y, n, stream, [&](size_t j) { return op.Fwd(d, hn::LoadU(d, x + j)); },
+                              partial);
+  if (i < n) partial(i, n - i);
+}
+
+template <class Op>
+HWY_NOINLINE void LoopBwd(const Op& op, const float* g, const float* s, float* gi, size_t n, bool stream) {
+  const DF d;
+  auto partial = [&](size_t i, size_t len) { PartialBwd(op, g + i, s + i, gi + i, len); };
+  const size_t i = StreamLoop(
+      d, gi, n, stream, [&](size_t j) { return op.Bwd(d, hn::LoadU(d, g + j), hn::LoadU(d, s + j)); },
+      partial);
+  if (i < n) partial(i, n - i);
 }
 
 // Calls f(op) with the row's op struct.
@@ -720,12 +745,12 @@ HWY_INLINE void WithOp(ActId id, const ParamValues& p, bool from_output, F&& f) 
   }
 }
 
-void ActForwardF32(ActId id, const ParamValues& p, const float* x, float* y, size_t n) {
-  WithOp(id, p, false, [&](const auto& op) { LoopFwd(op, x, y, n); });
+void ActForwardF32(ActId id, const ParamValues& p, const float* x, float* y, size_t n, bool stream) {
+  WithOp(id, p, false, [&](const auto& op) { LoopFwd(op, x, y, n, stream); });
 }
 void ActBackwardF32(ActId id, const ParamValues& p, bool from_output, const float* g, const float* s, float* gi,
-                    size_t n) {
-  WithOp(id, p, from_output, [&](const auto& op) { LoopBwd(op, g, s, gi, n); });
+                    size_t n, bool stream) {
+  WithOp(id, p, from_output, [&](const auto& op) { LoopBwd(op, g, s, gi, n, stream); });
 }
 
 // ---- softmax over a contiguous row -------------------------------------------------------------------
@@ -801,6 +826,31 @@ void SoftmaxRowF32(int kind, const float* x, float* y, size_t n) {
   }
 }
 
+// The softmax backward's two steps, shared by the row and column kernels. Sum: g (log_softmax) or g y
+// with the product's rounding error (FMA) kept apart in perr.
+struct SoftmaxGradSum {
+  CompensatedAcc acc;
+  VF perr;
+  explicit SoftmaxGradSum(DF d) : acc(d), perr(hn::Zero(d)) {}
+  HWY_INLINE void Add(DF d, int kind, VF gv, VF yv) {
+    if (kind == 1) return acc.Add(gv);
+    const VF p = hn::Mul(gv, yv);
+    acc.Add(p);
+    perr = hn::Add(perr, TwoProdErrF(d, gv, yv, p));
+  }
+};
+// gx from g, y and the sum as hi + lo.
+HWY_INLINE VF SoftmaxGradF(DF d, int kind, VF gv, VF yv, VF shi, VF slo) {
+  if (kind == 1) {
+    // g - exp(y) s: the hi product first (fused, one rounding at the scale of the result where it
+    // cancels), then the lo part.
+    const VF ey = ExpF(d, yv);
+    return hn::NegMulAdd(ey, slo, hn::NegMulAdd(ey, shi, gv));
+  }
+  const VF r = hn::Mul(yv, hn::Sub(hn::Sub(gv, shi), slo));
+  return kind == 2 ? hn::Neg(r) : r;
+}
+
 // Backward over a contiguous row, from the saved output y; sum(g * y) (or sum(g)) compensated, each
 // product's rounding error (FMA) added in as well, and the sum applied as two floats.
 void SoftmaxBackwardRowF32(int kind, const float* g, const float* y, float* gx, size_t n) {
@@ -818,34 +868,211 @@ void SoftmaxBackwardRowF32(int kind, const float* g, const float* y, float* gx, 
     hn::Store(v, d, buf);
     std::memcpy(gx + i, buf, (n - i) * sizeof(float));
   };
+  SoftmaxGradSum sum(d);
+  for (size_t i = 0; i < n; i += N) sum.Add(d, kind, load(g, i), load(y, i));
+  const F2 s2 = Split(sum.acc.Total(d, sum.perr));
+  const VF shi = hn::Set(d, s2.hi), slo = hn::Set(d, s2.lo);
+  for (size_t i = 0; i < n; i += N) store(SoftmaxGradF(d, kind, load(g, i), load(y, i), shi, slo), i);
+}
+
+// ---- softmax over a strided axis: [dim, inner] with inner > 1 ------------------------------------------
+// Lanes run along inner: each lane is its own softmax over `dim` elements `stride` apart, with the row
+// kernel's arithmetic per lane (max, exp, Knuth-compensated sum) except that the exp's argument x - max
+// is not rounded (TwoSum; its error would be 2^-24 |x - max| relative in each term). Per lane, the
+// sum s + c is then used without leaving float: 1 / (s + c) by one Newton step from 1/s with the exact
+// FMA residual (error < 0.5 ulp + O(u^2), where the row kernel rounds a double reciprocal once), and for
+// log_softmax m + log(s + c) in double per lane (once per column, not per element).
+// ColBlockF32 handles exactly Lanes(d) columns; ColStripF32 runs a strip of any width, the tail lanes
+// through a zero-padded copy so every column takes the same code.
+HWY_INLINE VF ReciprocalOfPair(DF d, VF s, VF c) {
+  const VF r0 = hn::Div(hn::Set(d, 1.0f), s);
+  const VF res = hn::NegMulAdd(c, r0, hn::NegMulAdd(s, r0, hn::Set(d, 1.0f)));  // 1 - (s + c) r0
+  return hn::MulAdd(r0, res, r0);
+}
+
+void SoftmaxColBlockF32(int kind, const float* x, float* y, size_t dim, size_t stride) {
+  const DF d;
+  const VF sign = hn::Set(d, kind == 2 ? -0.0f : 0.0f);
+  VF vmax = hn::Set(d, -kInf);
+  for (size_t k = 0; k < dim; ++k) vmax = hn::Max(vmax, hn::Xor(hn::LoadU(d, x + k * stride), sign));
+  CompensatedAcc acc(d);
+  for (size_t k = 0; k < dim; ++k) {
+    const VF v = hn::Xor(hn::LoadU(d, x + k * stride), sign);
+    // x - m = a + r exactly (TwoSum); e^(x - m) = e^a (1 + r): no error from rounding the argument
+    // (2^-24 |x - m| relative otherwise). r is NaN only where x or m is infinite; there it is dropped.
+    const VF a = hn::Sub(v, vmax);
+    const VF bp = hn::Sub(a, v);
+    const VF r = hn::Add(hn::Sub(v, hn::Sub(a, bp)), hn::Sub(hn::Neg(vmax), bp));
+    const VF ea = ExpF(d, a);
+    const VF e = hn::MulAdd(ea, hn::IfThenZeroElse(hn::IsNaN(r), r), ea);
+    acc.Add(e);
+    if (kind != 1) hn::StoreU(e, d, y + k * stride);
+  }
+  if (kind == 1) {
+    HWY_ALIGN float bm[kMaxLanesF], bs[kMaxLanesF], bc[kMaxLanesF];
+    hn::Store(vmax, d, bm);
+    hn::Store(acc.s, d, bs);
+    hn::Store(acc.c, d, bc);
+    for (size_t l = 0; l < hn::Lanes(d); ++l) {
+      const F2 c2 = Split(static_cast<double>(bm[l]) +
+                          std::log(static_cast<double>(bs[l]) + static_cast<double>(bc[l])));
+      bm[l] = c2.hi;
+      bs[l] = c2.lo;
+    }
+    const VF hi = hn::Load(d, bm), lo = hn::Load(d, bs);
+    for (size_t k = 0; k < dim; ++k)
+      hn::StoreU(hn::Sub(hn::Sub(hn::LoadU(d, x + k * stride), hi), lo), d, y + k * stride);
+  } else {
+    const VF inv = ReciprocalOfPair(d, acc.s, acc.c);
+    for (size_t k = 0; k < dim; ++k) hn::StoreU(hn::Mul(hn::LoadU(d, y + k * stride), inv), d, y + k * stride);
+  }
+}
+
+void SoftmaxBackwardColBlockF32(int kind, const float* g, const float* y, float* gx, size_t dim, size_t stride) {
+  const DF d;
+  SoftmaxGradSum sum(d);
+  for (size_t k = 0; k < dim; ++k) sum.Add(d, kind, hn::LoadU(d, g + k * stride), hn::LoadU(d, y + k * stride));
+  // The lane sums as hi + lo (Fast2Sum: |s| >= |c + perr| up to rounding).
+  const VF cc = hn::Add(sum.acc.c, sum.perr);
+  const VF shi = hn::Add(sum.acc.s, cc);
+  const VF slo = hn::Sub(cc, hn::Sub(shi, sum.acc.s));
+  for (size_t k = 0; k < dim; ++k)
+    hn::StoreU(SoftmaxGradF(d, kind, hn::LoadU(d, g + k * stride), hn::LoadU(d, y + k * stride), shi, slo), d,
+               gx + k * stride);
+}
+
+// Runs block(in..., out) on `count` columns of `dim` rows `stride` apart: whole vectors in place, the
+// tail through zero-padded [dim, Lanes] copies (kIn inputs, kOut outputs).
+template <size_t kIn, size_t kOut, class Block>
+HWY_INLINE void ColStrip(const float* const* in, float* const* out, size_t dim, size_t stride,
+                         size_t count, Block&& block) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= count; i += N) {
+    const float* pi[kIn];
+    float* po[kOut];
+    for (size_t a = 0; a < kIn; ++a) pi[a] = in[a] + i;
+    for (size_t a = 0; a < kOut; ++a) po[a] = out[a] + i;
+    block(pi, po, stride);
+  }
+  if (i == count) return;
+  const size_t rem = count - i;
+  thread_local std::vector<float> buf;
+  buf.assign((kIn + kOut) * dim * N, 0.0f);
+  const float* pi[kIn];
+  float* po[kOut];
+  for (size_t a = 0; a < kIn; ++a) {
+    float* b = buf.data() + a * dim * N;
+    for (size_t k = 0; k < dim; ++k) std::memcpy(b + k * N, in[a] + k * stride + i, rem * sizeof(float));
+    pi[a] = b;
+  }
+  for (size_t a = 0; a < kOut; ++a) po[a] = buf.data() + (kIn + a) * dim * N;
+  block(pi, po, N);
+  for (size_t a = 0; a < kOut; ++a)
+    for (size_t k = 0; k < dim; ++k) std::memcpy(out[a] + k * stride + i, po[a] + k * N, rem * sizeof(float));
+}
+
+void SoftmaxColsF32(int kind, const float* x, float* y, size_t dim, size_t stride, size_t count) {
+  const float* const in[1] = {x};
+  float* const out[1] = {y};
+  ColStrip<1, 1>(in, out, dim, stride, count, [&](const float* const* pi, float* const* po, size_t st) {
+    SoftmaxColBlockF32(kind, pi[0], po[0], dim, st);
+  });
+}
+void SoftmaxBackwardColsF32(int kind, const float* g, const float* y, float* gx, size_t dim, size_t stride,
+                            size_t count) {
+  const float* const in[2] = {g, y};
+  float* const out[1] = {gx};
+  ColStrip<2, 1>(in, out, dim, stride, count, [&](const float* const* pi, float* const* po, size_t st) {
+    SoftmaxBackwardColBlockF32(kind, pi[0], pi[1], po[0], dim, st);
+  });
+}
+
+// out[i] = body(a[i], b[i]) over [0, n): whole vectors, then the tail on zero-padded buffers.
+template <class Body>
+HWY_INLINE void BinaryLoop(DF d, const float* a, const float* b, float* out, size_t n, Body&& body) {
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(body(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+  if (i < n) {
+    const size_t rem = n - i;
+    HWY_ALIGN float ba[kMaxLanesF] = {};
+    HWY_ALIGN float bb[kMaxLanesF] = {};
+    std::memcpy(ba, a + i, rem * sizeof(float));
+    std::memcpy(bb, b + i, rem * sizeof(float));
+    hn::Store(body(hn::Load(d, ba), hn::Load(d, bb)), d, ba);
+    std::memcpy(out + i, ba, rem * sizeof(float));
+  }
+}
+
+// ---- PReLU backward on a run with one slope a ------------------------------------------------------------
+// gi = x > 0 ? g : a g (LeakyReLU's backward from the input); returns the slope's gradient over the run,
+// the sum of x g where x <= 0 (or NaN): each product with its FMA error, Knuth-compensated per lane, the
+// lanes added in double, so the float sum is as good as a double loop's.
+double PreluBackwardF32(const float* g, const float* x, float* gi, size_t n, float a) {
+  const DF d;
+  const OpLeakyReLU op(ParamValues{a});
   CompensatedAcc acc(d);
   VF perr = hn::Zero(d);
-  if (kind == 1) {
-    for (size_t i = 0; i < n; i += N) acc.Add(load(g, i));
-  } else {
-    for (size_t i = 0; i < n; i += N) {
-      const VF gv = load(g, i), yv = load(y, i);
-      const VF p = hn::Mul(gv, yv);
-      acc.Add(p);
-      perr = hn::Add(perr, TwoProdErrF(d, gv, yv, p));
-    }
+  auto body = [&](VF gv, VF xv) {
+    const auto pos = hn::Gt(xv, hn::Zero(d));
+    const VF p = hn::Mul(xv, gv);
+    acc.Add(hn::IfThenZeroElse(pos, p));
+    perr = hn::Add(perr, hn::IfThenZeroElse(pos, TwoProdErrF(d, xv, gv, p)));
+    return op.Bwd(d, gv, xv);
+  };
+  BinaryLoop(d, g, x, gi, n, body);  // padded lanes add 0 * 0
+  return acc.Total(d, perr);
+}
+
+// ---- RReLU in training (see rrelu_slope in activation_kernels.h: the same integer hash, bit for bit) -----
+struct RreluSlopes {
+  hn::RebindToUnsigned<DF> du;
+  hn::Vec<hn::RebindToUnsigned<DF>> k, idx, step;
+  VF lower, range;
+  // Indices i0, i0 + 1, ... (i0's high half folded into the key by the caller).
+  HWY_INLINE RreluSlopes(DF d, uint32_t key32, uint32_t i0, float lo, float rg)
+      : k(hn::Set(du, key32)),
+        idx(hn::Add(hn::Iota(du, 0), hn::Set(du, i0))),
+        step(hn::Set(du, static_cast<uint32_t>(hn::Lanes(d)))),
+        lower(hn::Set(d, lo)),
+        range(hn::Set(d, rg)) {}
+  // The slopes of the next Lanes(d) indices.
+  HWY_INLINE VF Next(DF d) {
+    auto h = hn::Add(hn::Mul(idx, hn::Set(du, 0x9e3779b9u)), k);
+    h = hn::Xor(h, hn::ShiftRight<16>(h));
+    h = hn::Mul(h, hn::Set(du, 0x7feb352du));
+    h = hn::Xor(h, hn::ShiftRight<15>(h));
+    h = hn::Mul(h, hn::Set(du, 0x846ca68bu));
+    h = hn::Xor(h, hn::ShiftRight<16>(h));
+    idx = hn::Add(idx, step);
+    const hn::RebindToSigned<DF> di;
+    const VF u = hn::Mul(hn::ConvertTo(d, hn::BitCast(di, hn::ShiftRight<8>(h))), hn::Set(d, 0x1p-24f));
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    return hn::MulAdd(range, u, lower);  // one rounding, as rrelu_slope's fmaf
+#else
+    // No FMA instruction: MulAdd would round twice; the lanes go through fmaf (older CPUs only).
+    HWY_ALIGN float bu[kMaxLanesF], br[kMaxLanesF], bl[kMaxLanesF];
+    hn::Store(u, d, bu);
+    hn::Store(range, d, br);
+    hn::Store(lower, d, bl);
+    for (size_t l = 0; l < hn::Lanes(d); ++l) bu[l] = std::fmaf(br[l], bu[l], bl[l]);
+    return hn::Load(d, bu);
+#endif
   }
-  const F2 s2 = Split(acc.Total(d, perr));
-  const VF shi = hn::Set(d, s2.hi), slo = hn::Set(d, s2.lo);
-  for (size_t i = 0; i < n; i += N) {
-    const VF gv = load(g, i), yv = load(y, i);
-    VF r;
-    if (kind == 1) {
-      // g - exp(y) s: the hi product first (fused, one rounding at the scale of the result where it
-      // cancels), then the lo part.
-      const VF ey = ExpF(d, yv);
-      r = hn::NegMulAdd(ey, slo, hn::NegMulAdd(ey, shi, gv));
-    } else {
-      r = hn::Mul(yv, hn::Sub(hn::Sub(gv, shi), slo));
-      if (kind == 2) r = hn::Neg(r);
-    }
-    store(r, i);
-  }
+};
+
+// mode 0: y = x <= 0 ? x * slope : x (a = x, b unused); mode 1: gi = x <= 0 ? g * slope : g (a = g, b = x).
+void RreluF32(int mode, uint32_t key32, uint32_t i0, float lower, float range, const float* a, const float* b,
+              float* out, size_t n) {
+  const DF d;
+  RreluSlopes sl(d, key32, i0, lower, range);
+  auto body = [&](VF av, VF xv) {
+    const VF slope = sl.Next(d);
+    return hn::IfThenElse(hn::Le(xv, hn::Zero(d)), hn::Mul(av, slope), av);
+  };
+  BinaryLoop(d, a, mode == 0 ? a : b, out, n, body);
 }
 
 // ---- GLU halves: y = a * sigmoid(b) --------------------------------------------------------------------
@@ -881,19 +1108,7 @@ struct GluGate {
 
 void GluForwardF32(const float* a, const float* b, float* y, size_t n) {
   const DF d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N)
-    hn::StoreU(GluGate(d, hn::LoadU(d, b + i)).MulSigmoid(d, hn::LoadU(d, a + i)), d, y + i);
-  if (i < n) {
-    const size_t rem = n - i;
-    HWY_ALIGN float ba[kMaxLanesF] = {};
-    HWY_ALIGN float bb[kMaxLanesF] = {};
-    std::memcpy(ba, a + i, rem * sizeof(float));
-    std::memcpy(bb, b + i, rem * sizeof(float));
-    hn::Store(GluGate(d, hn::Load(d, bb)).MulSigmoid(d, hn::Load(d, ba)), d, ba);
-    std::memcpy(y + i, ba, rem * sizeof(float));
-  }
+  BinaryLoop(d, a, b, y, n, [&](VF av, VF bv) { return GluGate(d, bv).MulSigmoid(d, av); });
 }
 // ga = g * sigmoid(b); gb = g * a * sigmoid(b) * (1 - sigmoid(b)).
 void GluBackwardF32(const float* g, const float* a, const float* b, float* ga, float* gb, size_t n) {
@@ -939,24 +1154,44 @@ HWY_EXPORT(ActForwardF32);
 HWY_EXPORT(ActBackwardF32);
 HWY_EXPORT(SoftmaxRowF32);
 HWY_EXPORT(SoftmaxBackwardRowF32);
+HWY_EXPORT(SoftmaxColsF32);
+HWY_EXPORT(PreluBackwardF32);
+HWY_EXPORT(RreluF32);
+HWY_EXPORT(SoftmaxBackwardColsF32);
 HWY_EXPORT(GluForwardF32);
 HWY_EXPORT(GluBackwardF32);
 HWY_EXPORT(TargetF32);
 
 namespace internal {
 // Single-threaded SIMD entry points; the public functions add OpenMP and the reference switch.
-void simd_act_forward(ActId id, const ParamValues& p, const float* x, float* y, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(ActForwardF32)(id, p, x, y, static_cast<size_t>(n));
+void simd_act_forward(ActId id, const ParamValues& p, const float* x, float* y, int64_t n, bool stream) {
+  HWY_DYNAMIC_DISPATCH(ActForwardF32)(id, p, x, y, static_cast<size_t>(n), stream);
 }
 void simd_act_backward(ActId id, const ParamValues& p, bool from_output, const float* g, const float* s, float* gi,
-                       int64_t n) {
-  HWY_DYNAMIC_DISPATCH(ActBackwardF32)(id, p, from_output, g, s, gi, static_cast<size_t>(n));
+                       int64_t n, bool stream) {
+  HWY_DYNAMIC_DISPATCH(ActBackwardF32)(id, p, from_output, g, s, gi, static_cast<size_t>(n), stream);
 }
 void simd_softmax_row(int kind, const float* x, float* y, int64_t n) {
   HWY_DYNAMIC_DISPATCH(SoftmaxRowF32)(kind, x, y, static_cast<size_t>(n));
 }
 void simd_softmax_backward_row(int kind, const float* g, const float* y, float* gx, int64_t n) {
   HWY_DYNAMIC_DISPATCH(SoftmaxBackwardRowF32)(kind, g, y, gx, static_cast<size_t>(n));
+}
+void simd_softmax_cols(int kind, const float* x, float* y, int64_t dim, int64_t stride, int64_t count) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxColsF32)(kind, x, y, static_cast<size_t>(dim), static_cast<size_t>(stride),
+                                       static_cast<size_t>(count));
+}
+void simd_softmax_backward_cols(int kind, const float* g, const float* y, float* gx, int64_t dim, int64_t stride,
+                                int64_t count) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxBackwardColsF32)(kind, g, y, gx, static_cast<size_t>(dim), static_cast<size_t>(stride),
+                                               static_cast<size_t>(count));
+}
+double simd_prelu_backward(const float* g, const float* x, float* gi, int64_t n, float a) {
+  return HWY_DYNAMIC_DISPATCH(PreluBackwardF32)(g, x, gi, static_cast<size_t>(n), a);
+}
+void simd_rrelu(int mode, uint32_t key32, uint32_t i0, float lower, float range, const float* a, const float* b,
+                float* out, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(RreluF32)(mode, key32, i0, lower, range, a, b, out, static_cast<size_t>(n));
 }
 void simd_glu_forward(const float* a, const float* b, float* y, int64_t n) {
   HWY_DYNAMIC_DISPATCH(GluForwardF32)(a, b, y, static_cast<size_t>(n));

@@ -5,12 +5,9 @@
 #include <string>
 
 #include "kernels/activation_kernels.h"
+#include "kernels/simd.h"
 
 namespace actlab::kernels {
-namespace internal {
-std::string simd_target_name();  // activation_simd.cc
-}
-
 namespace {
 bool env_reference() {
   const char* v = std::getenv("ACTLAB_REFERENCE_KERNELS");

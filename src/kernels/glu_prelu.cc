@@ -1,15 +1,15 @@
-// GLU and PReLU kernels. GLU's float path runs the SIMD sigmoid on each contiguous half-block.
+// GLU, PReLU and RReLU (training) kernels. GLU's float path runs the SIMD sigmoid on each contiguous
+// half-block; PReLU runs LeakyReLU's SIMD loop per slope; RReLU hashes element indices (activation_kernels.h).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "kernels/activation_kernels.h"
+#include "kernels/parallel.h"
+#include "kernels/simd.h"
 
 namespace actlab::kernels {
-namespace internal {
-void simd_glu_forward(const float* a, const float* b, float* y, int64_t n);
-void simd_glu_backward(const float* g, const float* a, const float* b, float* ga, float* gb, int64_t n);
-}  // namespace internal
 
 namespace {
 // For outer slice o: a = x + o * 2m, b = a + m, out = y + o * m, with m = half * inner.
@@ -133,19 +133,97 @@ void prelu_backward_impl(const T* g, const T* x, const T* slope, T* gi, T* gs, i
 }
 }  // namespace
 
+// float PReLU on the SIMD kernels. The work is cut into runs that share one slope: with one slope, fixed
+// blocks of kPreluBlock elements; with one per channel, the [outer, channel] rows of `inner` elements. The
+// slope gradient is summed per run (compensated) and the runs' sums in a fixed order, so the bits do not
+// depend on the thread count. Rows shorter than kMinSimdRun run the scalar loops above.
+namespace {
+constexpr int64_t kPreluBlock = 16384;
+constexpr int64_t kMinSimdRun = 16;
+
+// Calls f(run, begin, length, channel) for every run, over the OpenMP threads when the tensor is large.
+template <class F>
+void for_each_prelu_run(int64_t outer, int64_t channels, int64_t inner, F&& f) {
+  const int64_t n = outer * channels * inner;
+  const int64_t runs = channels == 1 ? (n + kPreluBlock - 1) / kPreluBlock : outer * channels;
+#pragma omp parallel for schedule(static) if (runs > 1 && n >= kParallelThreshold)
+  for (int64_t r = 0; r < runs; ++r) {
+    if (channels == 1) {
+      f(r, r * kPreluBlock, std::min(kPreluBlock, n - r * kPreluBlock), int64_t{0});
+    } else {
+      f(r, r * inner, inner, r % channels);
+    }
+  }
+}
+bool prelu_simd(int64_t channels, int64_t inner) {
+  return !reference_kernels() && (channels == 1 || inner >= kMinSimdRun);
+}
+}  // namespace
+
 void prelu_forward(const float* x, const float* slope, float* y, int64_t outer, int64_t channels, int64_t inner) {
-  prelu_forward_impl(x, slope, y, outer, channels, inner);
+  if (!prelu_simd(channels, inner)) return prelu_forward_impl(x, slope, y, outer, channels, inner);
+  for_each_prelu_run(outer, channels, inner, [&](int64_t, int64_t b, int64_t len, int64_t c) {
+    internal::simd_act_forward(ActId::LeakyReLU, ParamValues{slope[c]}, x + b, y + b, len);
+  });
 }
 void prelu_forward(const double* x, const double* slope, double* y, int64_t outer, int64_t channels, int64_t inner) {
   prelu_forward_impl(x, slope, y, outer, channels, inner);
 }
 void prelu_backward(const float* grad_out, const float* x, const float* slope, float* grad_in, float* grad_slope,
                     int64_t outer, int64_t channels, int64_t inner) {
-  prelu_backward_impl(grad_out, x, slope, grad_in, grad_slope, outer, channels, inner);
+  if (!prelu_simd(channels, inner))
+    return prelu_backward_impl(grad_out, x, slope, grad_in, grad_slope, outer, channels, inner);
+  const int64_t n = outer * channels * inner;
+  std::vector<double> part(static_cast<size_t>(channels == 1 ? (n + kPreluBlock - 1) / kPreluBlock : n / inner));
+  for_each_prelu_run(outer, channels, inner, [&](int64_t r, int64_t b, int64_t len, int64_t c) {
+    part[static_cast<size_t>(r)] = internal::simd_prelu_backward(grad_out + b, x + b, grad_in + b, len, slope[c]);
+  });
+  std::vector<double> acc(static_cast<size_t>(channels), 0.0);
+  for (size_t r = 0; r < part.size(); ++r) acc[r % static_cast<size_t>(channels)] += part[r];
+  for (int64_t c = 0; c < channels; ++c) grad_slope[c] = static_cast<float>(acc[static_cast<size_t>(c)]);
 }
 void prelu_backward(const double* grad_out, const double* x, const double* slope, double* grad_in,
                     double* grad_slope, int64_t outer, int64_t channels, int64_t inner) {
   prelu_backward_impl(grad_out, x, slope, grad_in, grad_slope, outer, channels, inner);
+}
+
+namespace {
+// Calls f(begin, end) over the threads, each piece inside one 2^32-element span of indices (the SIMD
+// kernel counts indices in 32 bits; the span's high half goes into the key).
+template <class F>
+void rrelu_pieces(int64_t n, F&& f) {
+  internal::parallel_chunks(n, [&](int64_t b, int64_t e) {
+    constexpr int64_t kSpan = int64_t{1} << 32;
+    for (int64_t s = b; s < e; s = std::min(e, (s / kSpan + 1) * kSpan)) f(s, std::min(e, (s / kSpan + 1) * kSpan));
+  });
+}
+template <class T>
+void rrelu_scalar(const RreluNoise& nz, const T* a, const T* x, T* out, int64_t n) {
+  rrelu_pieces(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      out[i] = x[i] <= 0 ? a[i] * static_cast<T>(rrelu_slope(nz, static_cast<uint64_t>(i))) : a[i];
+  });
+}
+void rrelu_simd(int mode, const RreluNoise& nz, const float* a, const float* x, float* out, int64_t n) {
+  rrelu_pieces(n, [&](int64_t b, int64_t e) {
+    const auto i = static_cast<uint64_t>(b);
+    internal::simd_rrelu(mode, rrelu_key32(nz.key, i), static_cast<uint32_t>(i), nz.lower, nz.range, a + b, x + b,
+                         out + b, e - b);
+  });
+}
+}  // namespace
+
+void rrelu_forward(const RreluNoise& nz, const float* x, float* y, int64_t n) {
+  if (reference_kernels()) return rrelu_scalar(nz, x, x, y, n);
+  rrelu_simd(0, nz, x, x, y, n);
+}
+void rrelu_forward(const RreluNoise& nz, const double* x, double* y, int64_t n) { rrelu_scalar(nz, x, x, y, n); }
+void rrelu_backward(const RreluNoise& nz, const float* g, const float* x, float* gi, int64_t n) {
+  if (reference_kernels()) return rrelu_scalar(nz, g, x, gi, n);
+  rrelu_simd(1, nz, g, x, gi, n);
+}
+void rrelu_backward(const RreluNoise& nz, const double* g, const double* x, double* gi, int64_t n) {
+  rrelu_scalar(nz, g, x, gi, n);
 }
 
 }  // namespace actlab::kernels

@@ -1,6 +1,7 @@
 // Softmax, LogSoftmax and Softmin over the middle axis of [outer, dim, inner].
-// float with inner == 1 (a contiguous last dim) runs the SIMD row kernels; other layouts, double, and
-// reference mode run the scalar code below (double accumulation, vectorizable over inner).
+// float with inner == 1 (a contiguous last dim) runs the SIMD row kernels, float with inner > 1 the SIMD
+// column kernels (lanes along inner); double and reference mode run the scalar code below (double
+// accumulation).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -8,12 +9,9 @@
 #include <vector>
 
 #include "kernels/activation_kernels.h"
+#include "kernels/simd.h"
 
 namespace actlab::kernels {
-namespace internal {
-void simd_softmax_row(int kind, const float* x, float* y, int64_t n);
-void simd_softmax_backward_row(int kind, const float* g, const float* y, float* gx, int64_t n);
-}  // namespace internal
 
 namespace {
 // Scalar forward for one outer slice of dim * inner elements.
@@ -88,11 +86,30 @@ void scalar_backward(SoftmaxKind kind, const T* g, const T* y, T* gx, int64_t ou
     }
   }
 }
+
+// inner > 1: the columns of each outer slice in strips of up to kStrip; threads take (slice, strip) pairs,
+// so one large slice (outer = 1) still spreads over the threads.
+constexpr int64_t kStrip = 512;
+template <class F>
+void for_each_strip(int64_t outer, int64_t dim, int64_t inner, F&& f) {
+  const int64_t strips = (inner + kStrip - 1) / kStrip, tasks = outer * strips;
+#pragma omp parallel for schedule(static) if (tasks > 1 && outer * dim * inner >= kParallelThreshold)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t o = t / strips, i0 = (t % strips) * kStrip;
+    f(o * dim * inner + i0, std::min(kStrip, inner - i0));
+  }
+}
 }  // namespace
 
 void softmax_forward(SoftmaxKind kind, const float* x, float* y, int64_t outer, int64_t dim, int64_t inner) {
   if (outer <= 0 || dim <= 0 || inner <= 0) return;
-  if (inner != 1 || reference_kernels()) return scalar_forward(kind, x, y, outer, dim, inner);
+  if (reference_kernels()) return scalar_forward(kind, x, y, outer, dim, inner);
+  if (inner != 1) {
+    for_each_strip(outer, dim, inner, [&](int64_t off, int64_t count) {
+      internal::simd_softmax_cols(static_cast<int>(kind), x + off, y + off, dim, inner, count);
+    });
+    return;
+  }
 #pragma omp parallel for schedule(static) if (parallel(outer, dim, inner))
   for (int64_t o = 0; o < outer; ++o) internal::simd_softmax_row(static_cast<int>(kind), x + o * dim, y + o * dim, dim);
 }
@@ -104,7 +121,14 @@ void softmax_forward(SoftmaxKind kind, const double* x, double* y, int64_t outer
 void softmax_backward(SoftmaxKind kind, const float* grad_out, const float* y, float* grad_in, int64_t outer,
                       int64_t dim, int64_t inner) {
   if (outer <= 0 || dim <= 0 || inner <= 0) return;
-  if (inner != 1 || reference_kernels()) return scalar_backward(kind, grad_out, y, grad_in, outer, dim, inner);
+  if (reference_kernels()) return scalar_backward(kind, grad_out, y, grad_in, outer, dim, inner);
+  if (inner != 1) {
+    for_each_strip(outer, dim, inner, [&](int64_t off, int64_t count) {
+      internal::simd_softmax_backward_cols(static_cast<int>(kind), grad_out + off, y + off, grad_in + off, dim, inner,
+                                           count);
+    });
+    return;
+  }
 #pragma omp parallel for schedule(static) if (parallel(outer, dim, inner))
   for (int64_t o = 0; o < outer; ++o)
     internal::simd_softmax_backward_row(static_cast<int>(kind), grad_out + o * dim, y + o * dim, grad_in + o * dim,

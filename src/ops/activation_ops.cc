@@ -372,37 +372,45 @@ Tensor rrelu(const Tensor& x, double lower, double upper, bool training, bool in
   if (lower > upper)
     throw Error(detail::concat("Lower bound should be less than or equal to the upper bound"));
   if (!training) return leaky_relu(x, (lower + upper) / 2.0, inplace);
-  // Training: noise = U(lower, upper) where x <= 0, else 1; y = x * noise; dy/dx = noise.
-  Tensor noise = make_tensor(x.sizes(), x.dtype());
+  // Training: y = x * slope where x <= 0, slope ~ U(lower, upper) from counter-based noise (one key drawn
+  // from the default generator per call, kernels::RreluNoise); dy/dx = slope there, else 1. The backward
+  // recomputes the slopes from the saved input; in place, the input is overwritten, so a copy is saved.
+  const bool record = autograd::compute_requires_grad({&x});
+  if (inplace) autograd::check_inplace(x);
+  const kernels::RreluNoise nz{default_generator().next_u64(), static_cast<float>(lower),
+                               static_cast<float>(upper - lower)};
   Tensor xc = x.contiguous();
-  Generator& gen = default_generator();
+  Tensor saved = record ? (inplace ? xc.detach().clone() : x) : Tensor();
+  const bool direct = inplace && xc.is_same(x);
+  Tensor out = direct ? x : make_tensor(x.sizes(), x.dtype());
   dispatch_floating(x.dtype(), "rrelu", [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = reinterpret_cast<const T*>(xc.raw_data());
-    T* np = reinterpret_cast<T*>(noise.raw_data());
-    for (int64_t i = 0; i < x.numel(); ++i)
-      np[i] = xp[i] <= 0 ? static_cast<T>(lower + (upper - lower) * gen.next_double()) : T(1);
+    kernels::rrelu_forward(nz, reinterpret_cast<const T*>(xc.raw_data()), reinterpret_cast<T*>(out.raw_data()),
+                           x.numel());
   });
-  Tensor out;
-  {
-    NoGradGuard ng;
-    out = xc * noise;
-  }
-  bool record = autograd::compute_requires_grad({&x});
   std::shared_ptr<autograd::FunctionNode> node;
   if (record) {
     node = detail::make_node("RreluWithNoiseBackward0",
-        [noise](const std::vector<Tensor>& g, autograd::FunctionNode&) -> std::vector<Tensor> {
-          return {g[0] * noise};
+        [nz](const std::vector<Tensor>& g, autograd::FunctionNode& self) -> std::vector<Tensor> {
+          Tensor xs = self.saved(0).contiguous(), gc = g[0].contiguous();
+          Tensor gi = make_tensor(xs.sizes(), xs.dtype());
+          dispatch_floating(xs.dtype(), "rrelu backward", [&](auto tag) {
+            using T = decltype(tag);
+            kernels::rrelu_backward(nz, reinterpret_cast<const T*>(gc.raw_data()),
+                                    reinterpret_cast<const T*>(xs.raw_data()), reinterpret_cast<T*>(gi.raw_data()),
+                                    xs.numel());
+          });
+          return {gi};
         }, {&x});
+    node->save(saved);
   }
   if (inplace) {
-    autograd::check_inplace(x);
-    {
+    if (!direct) {
       NoGradGuard ng;
       Tensor(x).copy_(out);
     }
     Tensor xm = x;
+    if (direct) autograd::bump_version(x);
     if (record) autograd::rebase_history(xm, node);
     return x;
   }

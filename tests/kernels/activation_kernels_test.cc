@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/activation_kernels.h"
+#include "kernels/simd.h"
 
 namespace actlab::kernels {
 namespace {
@@ -458,6 +459,37 @@ TEST(KernelActivation, InPlaceAliasing) {
         std::vector<float> s2 = out;
         act_backward(c.id, c.p, true, g.data(), s2.data(), s2.data(), n);
         for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(ulp_distance(gi[i], s2[i]), 0) << c.label;
+      }
+    }
+  }
+}
+
+// Outputs of kStreamElements and more are written with streaming stores from the first aligned vector on:
+// the same bits as the same op run in pieces below that size, at every misalignment of the output, in
+// place too.
+TEST(KernelActivation, StreamingStoresGiveTheSameBits) {
+  set_reference_kernels(false);
+  const int64_t n = internal::kStreamElements + 21;
+  for (const Case& c : all_cases()) {
+    if (c.id != ActId::Sigmoid && c.id != ActId::ReLU && c.id != ActId::GELU) continue;
+    const auto x = make_inputs(c, n, 7);
+    const auto g = make_grads(n, 8);
+    std::vector<float> want(x.size()), want_g(x.size());
+    for (int64_t b = 0; b < n; b += 1 << 20) {
+      const int64_t len = std::min<int64_t>(1 << 20, n - b);
+      act_forward(c.id, c.p, x.data() + b, want.data() + b, len);
+      act_backward(c.id, c.p, false, g.data() + b, x.data() + b, want_g.data() + b, len);
+    }
+    for (int64_t shift : {0, 1, 5}) {
+      std::vector<float> out(x.size() + 8), gi(x.size() + 8), inplace(x.size() + 8);
+      act_forward(c.id, c.p, x.data(), out.data() + shift, n);
+      act_backward(c.id, c.p, false, g.data(), x.data(), gi.data() + shift, n);
+      std::copy(x.begin(), x.end(), inplace.begin() + shift);
+      act_forward(c.id, c.p, inplace.data() + shift, inplace.data() + shift, n);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(ulp_distance(out[i + shift], want[i]), 0) << c.label << " shift " << shift << " i=" << i;
+        ASSERT_EQ(ulp_distance(inplace[i + shift], want[i]), 0) << c.label << " in place, i=" << i;
+        ASSERT_EQ(ulp_distance(gi[i + shift], want_g[i]), 0) << c.label << " backward, i=" << i;
       }
     }
   }

@@ -1,7 +1,11 @@
 // Softmax family, GLU and PReLU kernels against straightforward double loops and finite differences.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -208,65 +212,70 @@ TEST(KernelGlu, ExtremeGates) {
 
 // Softmax-family rows in float against long double: log_softmax within 4 ulp plus the exp error of the
 // non-maximal terms (2^-23 (1 - p_max)), softmax within 4 ulp; backward within 4 ulp of the result plus
-// 2^-23 |y| (|g| + |sum(g y)|), the rounding of g - sum(g y) that any float evaluation has.
+// 2^-23 |y| (|g| + |sum(g y)|), the rounding of g - sum(g y) that any float evaluation has. inner = 1 runs
+// the row kernels; inner > 1 the column kernels (13 and 40: whole vectors and a padded tail on every target).
 TEST(KernelSoftmax, FloatAccuracy) {
-  for (int64_t dim : {3, 16, 256, 1000}) {
-    const int64_t outer = 16;
-    const size_t n = static_cast<size_t>(outer * dim);
-    const auto x = to_float(rand_vec(n, static_cast<uint32_t>(dim) + 100, -4, 4));
-    const auto g = to_float(rand_vec(n, static_cast<uint32_t>(dim) + 200, -2, 2));
-    auto ulp = [](long double w) {
-      const float f = static_cast<float>(std::fabs(w));
-      return static_cast<long double>(std::nextafter(f, INFINITY) - f);
-    };
-    for (SoftmaxKind kind : kKinds) {
-      std::vector<float> y(n), gx(n);
-      softmax_forward(kind, x.data(), y.data(), outer, dim, 1);
-      softmax_backward(kind, g.data(), y.data(), gx.data(), outer, dim, 1);
-      const long double sgn = kind == SoftmaxKind::Softmin ? -1 : 1;
-      for (int64_t o = 0; o < outer; ++o) {
-        long double m = -INFINITY, sum = 0, gs = 0;
-        for (int64_t k = 0; k < dim; ++k) m = std::max(m, sgn * x[static_cast<size_t>(o * dim + k)]);
-        for (int64_t k = 0; k < dim; ++k) sum += std::exp(sgn * x[static_cast<size_t>(o * dim + k)] - m);
-        for (int64_t k = 0; k < dim; ++k) {
-          const size_t j = static_cast<size_t>(o * dim + k);
-          gs += kind == SoftmaxKind::LogSoftmax ? static_cast<long double>(g[j])
-                                                : static_cast<long double>(g[j]) * y[j];
-        }
-        for (int64_t k = 0; k < dim; ++k) {
-          const size_t j = static_cast<size_t>(o * dim + k);
-          const long double v = sgn * x[j] - m;
-          const long double want = kind == SoftmaxKind::LogSoftmax ? v - std::log(sum) : std::exp(v) / sum;
-          // The float argument x - m of each exp is rounded (as in PyTorch): 2^-24 |x - m| relative error in
-          // that exp, which enters y (softmax) and, weighted by p_j, the sum.
-          long double argerr = 0;
-          for (int64_t q = 0; q < dim; ++q) {
-            const long double vq = sgn * x[static_cast<size_t>(o * dim + q)] - m;
-            argerr += std::exp(vq) / sum * 0x1p-24L * std::fabs(vq);
+  for (int64_t inner : {1, 13, 40})
+    for (int64_t dim : {3, 16, 256, 1000}) {
+      const int64_t outer = inner == 1 ? 16 : 2;
+      const size_t n = static_cast<size_t>(outer * dim * inner);
+      const auto x = to_float(rand_vec(n, static_cast<uint32_t>(dim + inner) + 100, -4, 4));
+      const auto g = to_float(rand_vec(n, static_cast<uint32_t>(dim + inner) + 200, -2, 2));
+      auto ulp = [](long double w) {
+        const float f = static_cast<float>(std::fabs(w));
+        return static_cast<long double>(std::nextafter(f, INFINITY) - f);
+      };
+      for (SoftmaxKind kind : kKinds) {
+        std::vector<float> y(n), gx(n);
+        softmax_forward(kind, x.data(), y.data(), outer, dim, inner);
+        softmax_backward(kind, g.data(), y.data(), gx.data(), outer, dim, inner);
+        const long double sgn = kind == SoftmaxKind::Softmin ? -1 : 1;
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t i = 0; i < inner; ++i) {
+            auto at = [&](int64_t k) { return static_cast<size_t>((o * dim + k) * inner + i); };
+            long double m = -INFINITY, sum = 0, gs = 0;
+            for (int64_t k = 0; k < dim; ++k) m = std::max(m, sgn * x[at(k)]);
+            for (int64_t k = 0; k < dim; ++k) sum += std::exp(sgn * x[at(k)] - m);
+            for (int64_t k = 0; k < dim; ++k)
+              gs += kind == SoftmaxKind::LogSoftmax ? static_cast<long double>(g[at(k)])
+                                                    : static_cast<long double>(g[at(k)]) * y[at(k)];
+            // The float argument x - m of each exp is rounded (as in PyTorch): 2^-24 |x - m| relative error in
+            // that exp, which enters y (softmax) and, weighted by p_j, the sum.
+            long double argerr = 0;
+            for (int64_t q = 0; q < dim; ++q) {
+              const long double vq = sgn * x[at(q)] - m;
+              argerr += std::exp(vq) / sum * 0x1p-24L * std::fabs(vq);
+            }
+            for (int64_t k = 0; k < dim; ++k) {
+              const size_t j = at(k);
+              const long double v = sgn * x[j] - m;
+              const long double want = kind == SoftmaxKind::LogSoftmax ? v - std::log(sum) : std::exp(v) / sum;
+              const long double tol = kind == SoftmaxKind::LogSoftmax
+                                          ? 4 * ulp(want) + 0x1p-23L * (1 - 1 / sum) + argerr
+                                          : 4 * ulp(want) + std::fabs(want) * (0x1p-24L * std::fabs(v) + argerr);
+              ASSERT_LE(std::fabs(y[j] - want), tol) << "kind " << static_cast<int>(kind) << " dim " << dim
+                                                    << " inner " << inner << " j " << j << " got " << y[j]
+                                                    << " want " << static_cast<double>(want);
+              long double wg;
+              if (kind == SoftmaxKind::LogSoftmax) {
+                wg = g[j] - std::exp(static_cast<long double>(y[j])) * gs;
+              } else {
+                wg = sgn * static_cast<long double>(y[j]) * (g[j] - gs);
+              }
+              // log_softmax: exp(y) carries ~1 ulp; softmax: g - s rounds (2^-24 (|g| + |s|)) before the product.
+              const long double ylj = static_cast<long double>(y[j]);
+              const long double gtol =
+                  4 * ulp(wg) + (kind == SoftmaxKind::LogSoftmax
+                                     ? 0x1p-22L * std::fabs(std::exp(ylj) * gs)
+                                     : 0x1p-23L * std::fabs(ylj) *
+                                           (std::fabs(static_cast<long double>(g[j])) + std::fabs(gs)));
+              ASSERT_LE(std::fabs(gx[j] - wg), gtol)
+                  << "backward kind " << static_cast<int>(kind) << " dim " << dim << " inner " << inner << " j " << j
+                  << " got " << gx[j] << " want " << static_cast<double>(wg) << " tol " << static_cast<double>(gtol);
+            }
           }
-          const long double tol = kind == SoftmaxKind::LogSoftmax
-                                      ? 4 * ulp(want) + 0x1p-23L * (1 - 1 / sum) + argerr
-                                      : 4 * ulp(want) + std::fabs(want) * (0x1p-24L * std::fabs(v) + argerr);
-          ASSERT_LE(std::fabs(y[j] - want), tol) << "kind " << static_cast<int>(kind) << " dim " << dim << " j " << j
-                                                << " got " << y[j] << " want " << static_cast<double>(want);
-          long double wg;
-          if (kind == SoftmaxKind::LogSoftmax) {
-            wg = g[j] - std::exp(static_cast<long double>(y[j])) * gs;
-          } else {
-            wg = sgn * static_cast<long double>(y[j]) * (g[j] - gs);
-          }
-          // log_softmax: exp(y) carries ~1 ulp; softmax: g - s rounds (2^-24 (|g| + |s|)) before the product.
-          const long double ylj = static_cast<long double>(y[j]);
-          const long double gtol =
-              4 * ulp(wg) + (kind == SoftmaxKind::LogSoftmax
-                                 ? 0x1p-22L * std::fabs(std::exp(ylj) * gs)
-                                 : 0x1p-23L * std::fabs(ylj) * (std::fabs(static_cast<long double>(g[j])) + std::fabs(gs)));
-          ASSERT_LE(std::fabs(gx[j] - wg), gtol) << "backward kind " << static_cast<int>(kind) << " dim " << dim
-                                                 << " j " << j << " got " << gx[j] << " want " << static_cast<double>(wg) << " g " << g[j] << " y " << y[j] << " gs " << static_cast<double>(gs) << " tol " << static_cast<double>(gtol);
-        }
       }
     }
-  }
 }
 
 TEST(KernelPrelu, MatchesLoops) {
@@ -297,6 +306,80 @@ TEST(KernelPrelu, MatchesLoops) {
       EXPECT_NEAR(gsd[c], want_gs[c], 1e-9 * (1 + std::fabs(want_gs[c])));
     }
   }
+}
+
+// RReLU in training: SIMD and scalar paths give the same bits, whatever the thread count; the slopes are
+// uniform on [lower, upper); the backward recomputes exactly the forward's slopes.
+TEST(KernelRrelu, SimdMatchesScalarAndThreads) {
+  const RreluNoise nz{0x0123456789abcdefULL, 0.125f, static_cast<float>(1.0 / 3 - 0.125)};
+  for (int64_t n : {1, 7, 8, 9, 31, 64, 100, 40000, 100001}) {
+    auto x = to_float(rand_vec(static_cast<size_t>(n), static_cast<uint32_t>(n), -3, 3));
+    if (n > 9) {
+      x[3] = std::numeric_limits<float>::quiet_NaN();
+      x[4] = -0.0f;
+      x[5] = -std::numeric_limits<float>::infinity();
+    }
+    const auto g = to_float(rand_vec(static_cast<size_t>(n), static_cast<uint32_t>(n) + 1, -1, 1));
+    std::vector<float> y_ref(x.size()), gi_ref(x.size());
+    set_reference_kernels(true);
+    rrelu_forward(nz, x.data(), y_ref.data(), n);
+    rrelu_backward(nz, g.data(), x.data(), gi_ref.data(), n);
+    set_reference_kernels(false);
+    for (int threads : {1, 2}) {
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(threads);
+      std::vector<float> y(x.size()), gi(x.size()), yi(x);
+      rrelu_forward(nz, x.data(), y.data(), n);
+      rrelu_backward(nz, g.data(), x.data(), gi.data(), n);
+      rrelu_forward(nz, yi.data(), yi.data(), n);  // in place
+      omp_set_num_threads(saved);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float slope = rrelu_slope(nz, i);
+        const float want_y = x[i] <= 0 ? x[i] * slope : x[i];
+        const float want_g = x[i] <= 0 ? g[i] * slope : g[i];
+        ASSERT_EQ(std::memcmp(&y[i], &y_ref[i], 4), 0) << "n " << n << " i " << i << " threads " << threads;
+        ASSERT_EQ(std::memcmp(&yi[i], &y_ref[i], 4), 0) << "in place, i " << i;
+        ASSERT_EQ(std::memcmp(&gi[i], &gi_ref[i], 4), 0) << "backward, i " << i;
+        if (std::isnan(x[i])) {
+          ASSERT_TRUE(std::isnan(y[i]));
+          ASSERT_EQ(gi[i], g[i]);
+        } else {
+          ASSERT_EQ(std::memcmp(&y[i], &want_y, 4), 0) << "i " << i;
+          ASSERT_EQ(gi[i], want_g);
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelRrelu, SlopesAreUniformAndKeyed) {
+  const int64_t n = 200000;
+  const std::vector<float> x(static_cast<size_t>(n), -1.0f), ones(static_cast<size_t>(n), 1.0f);
+  std::vector<float> y(x.size()), y2(x.size()), gi(x.size());
+  const float lower = 0.125f, upper = 1.0f / 3;
+  const RreluNoise nz{42, lower, upper - lower}, nz2{43, lower, upper - lower};
+  rrelu_forward(nz, x.data(), y.data(), n);
+  rrelu_forward(nz2, x.data(), y2.data(), n);
+  rrelu_backward(nz, ones.data(), x.data(), gi.data(), n);
+  constexpr int kBins = 16;
+  std::vector<double> count(kBins, 0);
+  double mean = 0;
+  int64_t same = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float slope = -y[i];
+    ASSERT_GE(slope, lower);
+    ASSERT_LE(slope, upper);
+    ASSERT_EQ(gi[i], slope);  // the backward's slope is the forward's
+    mean += slope / static_cast<double>(n);
+    same += y[i] == y2[i];
+    const int bin = std::min(kBins - 1, static_cast<int>((slope - lower) / (upper - lower) * kBins));
+    count[static_cast<size_t>(bin)] += 1;
+  }
+  EXPECT_NEAR(mean, (lower + upper) / 2, 0.002);
+  double chi2 = 0;
+  for (double c : count) chi2 += (c - n / double(kBins)) * (c - n / double(kBins)) / (n / double(kBins));
+  EXPECT_LT(chi2, 37.7);  // 15 degrees of freedom, p = 0.001
+  EXPECT_LT(same, n / 1000);  // another key, other slopes
 }
 
 }  // namespace

@@ -205,6 +205,47 @@ TEST(ActivationModule, StructuredRows) {
   EXPECT_GT(big.std().item<double>(), 0.01);
 }
 
+// RReLU in training: the gradient is the slope the forward drew (y / x where x < 0, 1 elsewhere); the
+// in-place twin draws the same slopes for the same seed; 1 and 2 threads give the same bits.
+TEST(ActivationModule, RreluTrainingGradientIsTheDrawnSlope) {
+  auto run = [](bool inplace, int threads, std::vector<double>& y, std::vector<double>& g, std::vector<double>& x) {
+    set_num_threads(threads);
+    manual_seed(11);
+    Tensor leaf = randn({50000}).requires_grad_(true);
+    Tensor out;
+    if (inplace) {
+      out = leaf * 1.0;
+      F::rrelu_(out, 0.1, 0.3, true);
+    } else {
+      out = F::rrelu(leaf, 0.1, 0.3, true);
+    }
+    out.sum().backward();
+    y = out.detach().to_vector();
+    g = leaf.grad().to_vector();
+    x = leaf.detach().to_vector();
+  };
+  const int saved = get_num_threads();
+  std::vector<double> y, g, x, y2, g2, x2;
+  run(false, 1, y, g, x);
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] > 0) {
+      ASSERT_EQ(y[i], x[i]);
+      ASSERT_EQ(g[i], 1.0);
+    } else {
+      ASSERT_GE(g[i], 0.1 - 1e-7);
+      ASSERT_LE(g[i], 0.3 + 1e-7);
+      ASSERT_EQ(y[i], static_cast<double>(static_cast<float>(x[i]) * static_cast<float>(g[i])));
+    }
+  }
+  run(false, 2, y2, g2, x2);
+  EXPECT_EQ(y, y2);
+  EXPECT_EQ(g, g2);
+  run(true, 2, y2, g2, x2);
+  EXPECT_EQ(y, y2);
+  EXPECT_EQ(g, g2);
+  set_num_threads(saved);
+}
+
 // Finite differences in float64 for every activation, away from kinks.
 TEST(ActivationGradcheck, EveryActivation) {
   for (const auto& row : kernels::kActivationTable) {
