@@ -4,7 +4,9 @@
 Runs the same activations, shapes and passes as `actlab bench` (forward: an out-of-place module call;
 backward: the op's backward given an output gradient, allocating the input gradient) in PyTorch on this
 machine, then runs `actlab bench` right after with the same thread count, and prints both with the
-speedup. Needs Debian's python3-torch; actlab itself never does.
+speedup. --torch-keep-memory tells glibc to keep freed memory
+on the PyTorch side (tools/torch_runtime.py), so page faults do not decide PyTorch's speed. Needs Debian's
+python3-torch; actlab itself never does.
 
     python3 tools/bench_torch.py --actlab build/actlab --threads 2 [--sizes 4096,262144,16777216]
 """
@@ -17,13 +19,11 @@ import sys
 import tempfile
 import time
 
-if "torch" not in sys.modules:
-    try:
-        import torch
-    except ImportError:  # a pyenv python without torch first on PATH: use Debian's
-        if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
-            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-        raise
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_runtime  # noqa: E402
+
+TORCH_KEEPS_MEMORY = torch_runtime.start()
+import torch  # noqa: E402
 import torch.nn as nn
 
 # Same specs and shapes as src/cli/bench.cc (bench_spec, bench_shape).
@@ -96,7 +96,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "actlab.json")
         subprocess.run([args.actlab, "bench", "--threads", str(args.threads), "--sizes", args.sizes,
-                        "--min-time", str(args.min_time), "--json", path], check=True, stdout=subprocess.DEVNULL)
+                        "--min-time", str(args.min_time), "--json", path], check=True, stdout=subprocess.DEVNULL,
+                       env=torch_runtime.actlab_env())
         a = json.load(open(path))
     rows = []
     print(f"{'op':40s} {'pass':8s} {'numel':>10s} {'torch GB/s':>11s} {'actlab GB/s':>12s} {'speedup':>8s} "

@@ -3,7 +3,9 @@
 
 Trains the seed's CNN (or the MLP/cnn of `actlab train`) on Fashion-MNIST in PyTorch, then runs
 `actlab train` with the same settings right after, and prints test accuracy and training images/s of
-both (evaluation time excluded on both sides). Needs Debian's python3-torch; actlab never does.
+both (evaluation time excluded on both sides). --torch-keep-memory tells glibc to keep freed memory
+on the PyTorch side (tools/torch_runtime.py), so page faults do not decide PyTorch's speed. Needs Debian's
+python3-torch; actlab never does.
 
     python3 tools/train_torch.py --actlab build/actlab --model seed-cnn --act ReLU --epochs 3 --threads 2
 """
@@ -17,12 +19,11 @@ import sys
 import tempfile
 import time
 
-try:
-    import torch
-except ImportError:
-    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_runtime  # noqa: E402
+
+TORCH_KEEPS_MEMORY = torch_runtime.start()
+import torch  # noqa: E402
 import numpy as np
 import torch.nn as nn
 
@@ -127,7 +128,7 @@ def main():
         subprocess.run([a.actlab, "train", "--model", a.model, "--act", a.act, "--epochs", str(a.epochs),
                         "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--momentum", str(a.momentum),
                         "--optimizer", a.optimizer, "--seed", str(a.seed), "--threads", str(a.threads),
-                        "--data", a.data, "--metrics-json", m], check=True)
+                        "--data", a.data, "--metrics-json", m], check=True, env=torch_runtime.actlab_env())
         r = json.load(open(m))
     print(f"actlab: test accuracy {r['test_accuracy']:.4f}, {r['train_images_per_second']:.0f} images/s")
     print(f"accuracy difference (actlab - pytorch): {100 * (r['test_accuracy'] - t['test_accuracy']):+.2f} points; "
