@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/nn/functional_layers.h"
 #include "actlab/ops/ops.h"
+#include "actlab/kernels/control.h"
+#include "kernels/pool_kernels.h"
 #include "ops/elementwise_impl.h"
 
 namespace actlab {
@@ -71,13 +74,18 @@ void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolGeom& g) {
   const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
   const bool fast2 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 &&
                      g.dw == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
+  if constexpr (std::is_same_v<T, float>) {
+    if (fast2 && !kernels::reference_kernels())
+      return kernels::max_pool_2x2(x, y, idx, g.planes, g.H, g.W, g.OH, g.OW);
+  }
 #pragma omp parallel for schedule(static) if (g.planes * HW > 16384)
   for (int64_t pl = 0; pl < g.planes; ++pl) {
     const T* xp = x + pl * HW;
     T* yp = y + pl * OHW;
     int64_t* ip = idx + pl * OHW;
     if (fast2) {
-      // 2x2 windows, all inside the plane: same comparisons (and NaN rule) as the generic loop.
+      // 2x2 windows, all inside the plane: same comparisons (and NaN rule) as the generic loop (float runs
+      // the SIMD kernel, kernels::max_pool_2x2, unless reference kernels are selected).
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         const T* r0 = xp + (2 * oh) * g.W;
         const T* r1 = r0 + g.W;

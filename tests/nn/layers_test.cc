@@ -13,6 +13,7 @@
 #include "actlab/core/npy.h"
 #include "actlab/nn/functional.h"
 #include "actlab/nn/functional_layers.h"
+#include "actlab/kernels/control.h"
 #include "actlab/nn/layers.h"
 #include "test_util.h"
 
@@ -670,3 +671,31 @@ TEST(LayersSeedCnn, ForwardBackwardShapesAndGrads) {
 }
 
 }  // namespace
+
+// MaxPool2d(2) on float runs the SIMD kernel (kernels::max_pool_2x2): the same maxima and indices as the
+// generic loop (reference mode) for widths below, at and above the vector width, odd sizes (floor), ties
+// (the first in window order wins) and NaN (a NaN wins and stays), and the same gradient routing.
+TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{2, 2}, {5, 7}, {28, 28}, {14, 30}, {9, 33}, {6, 64}, {3, 67}}) {
+    manual_seed(static_cast<uint64_t>(h * 100 + w));
+    Tensor x = randint(-3, 4, {2, 3, h, w}).to(kFloat32);  // small integers: many ties
+    std::vector<double> xv = x.to_vector();
+    for (size_t i = 0; i < xv.size(); i += 7) xv[i] = std::nan("");
+    x = from_data(xv, x.sizes(), {kFloat32});
+    auto run = [&](bool ref) {
+      kernels::set_reference_kernels(ref);
+      Tensor xr = x.clone().requires_grad_(true);
+      auto r = F::max_pool2d_with_indices(xr, 2);
+      r.output.backward(ones_like(r.output));
+      kernels::set_reference_kernels(false);
+      return std::tuple{r.output.detach().to_vector(), r.indices.to_vector(), xr.grad().to_vector()};
+    };
+    auto [y, idx, gx] = run(false);
+    auto [y_ref, idx_ref, gx_ref] = run(true);
+    ASSERT_EQ(idx, idx_ref) << h << "x" << w;
+    ASSERT_EQ(gx, gx_ref) << h << "x" << w;
+    ASSERT_EQ(y.size(), y_ref.size());
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << h << "x" << w << " i " << i;
+  }
+}
