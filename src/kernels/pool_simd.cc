@@ -24,25 +24,16 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr size_t kMaxLanes = 64;
 
-// The even and odd lanes of the 2N consecutive values lo, hi (one lane each on the scalar target).
-template <class D, class V>
-HWY_INLINE V Evens(D d, V hi, V lo) {
+// The even (kOdd false) or odd lanes of the 2N consecutive values lo, hi (one lane each on the scalar
+// target).
+template <bool kOdd, class D, class V>
+HWY_INLINE V EveryOther(D d, V hi, V lo) {
 #if HWY_TARGET == HWY_SCALAR
   (void)d;
-  (void)hi;
-  return lo;
+  return kOdd ? hi : lo;
 #else
+  if constexpr (kOdd) return hn::ConcatOdd(d, hi, lo);
   return hn::ConcatEven(d, hi, lo);
-#endif
-}
-template <class D, class V>
-HWY_INLINE V Odds(D d, V hi, V lo) {
-#if HWY_TARGET == HWY_SCALAR
-  (void)d;
-  (void)lo;
-  return hi;
-#else
-  return hn::ConcatOdd(d, hi, lo);
 #endif
 }
 
@@ -77,7 +68,8 @@ void MaxPool2x2RowF32(const float* r0, const float* r1, float* y, int64_t* idx, 
       b0 = hn::Load(d, in[1]);
       b1 = hn::Load(d, in[1] + N);
     }
-    const VF c[4] = {Evens(d, a1, a0), Odds(d, a1, a0), Evens(d, b1, b0), Odds(d, b1, b0)};
+    const VF c[4] = {EveryOther<false>(d, a1, a0), EveryOther<true>(d, a1, a0), EveryOther<false>(d, b1, b0),
+                     EveryOther<true>(d, b1, b0)};
     VF mv = c[0];
     VI k = hn::Zero(di);
     for (int j = 1; j < 4; ++j) {
