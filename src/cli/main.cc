@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "actlab/dist/process_group.h"
 #include "actlab/kernels/control.h"
 #include "cli/cli.h"
 
@@ -14,7 +15,8 @@ bool stderr_is_tty() { return ::isatty(STDERR_FILENO) != 0; }
 
 std::string version_text() {
   return detail::concat("actlab 0.1.0\nSIMD target: ", kernels::simd_target(), "\nthreads: ", get_num_threads(),
-                        "\nGEMM: ", gemm_backend());
+                        "\nGEMM: ", gemm_backend(),
+                        "\nMPI: ", dist::built_with_mpi() ? "yes (mpirun -np N actlab train ...)" : "no (built with ACTLAB_MPI=OFF)");
 }
 
 }  // namespace actlab::cli
