@@ -2,6 +2,7 @@
 #include "actlab/dist/data_parallel.h"
 
 #include <cstring>
+#include <exception>
 
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/autograd/node.h"
@@ -131,9 +132,17 @@ DataParallel::DataParallel(nn::Module& model, std::shared_ptr<ProcessGroup> grou
 }
 
 DataParallel::~DataParallel() {
-  // Collectives in flight finish before their buffers go (the hooks see an expired state from now on).
-  for (auto& bk : state_->buckets)
-    if (bk.work) bk.work->wait();
+  if (std::uncaught_exceptions() > 0) {
+    // An error on this rank, maybe in the middle of backward: the other ranks may never join the buckets in flight,
+    // so waiting for them could hang. They and their buffers are left for the end of the process, which the
+    // caller's abort brings (the CLI ends every rank on an error).
+    for (auto& bk : state_->buckets) (void)bk.work.release();
+    (void)new std::shared_ptr<State>(state_);
+  } else {
+    // Collectives in flight finish before their buffers go (the hooks see an expired state from now on).
+    for (auto& bk : state_->buckets)
+      if (bk.work) bk.work->wait();
+  }
   for (auto& [name, m] : model_.named_modules())
     if (auto* bn = dynamic_cast<nn::BatchNormBase*>(m)) bn->set_sync_group(nullptr);
 }
