@@ -149,6 +149,7 @@ int run_train(TrainOptions* opt, const std::shared_ptr<dist::ProcessGroup>& grou
                         {"world_size", r.world_size},
                         {"rank_state_hashes", hashes},
                         {"allreduce_bucket_bytes", r.allreduce_bucket_bytes},
+                        {"communication_seconds", r.communication_seconds},
                         {"history", history},
                         {"config",
                          {{"model", c.model}, {"act", nn::parse_activation_spec(c.act).to_string()},

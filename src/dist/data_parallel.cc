@@ -1,6 +1,7 @@
 // dist::DataParallel: DistributedDataParallel's broadcast, gradient buckets and all-reduce, over any ProcessGroup.
 #include "actlab/dist/data_parallel.h"
 
+#include <chrono>
 #include <cstring>
 #include <exception>
 
@@ -36,6 +37,7 @@ struct DataParallel::State {
   std::vector<char> ready;
   size_t next_to_start = 0;
   int64_t started_in_backward = 0, last_started_in_backward = 0;
+  double blocked_seconds = 0;
   std::vector<std::shared_ptr<autograd::AccumulateGrad>> accumulators;  // keep the hooked nodes alive
 
   void start(size_t b) {
@@ -153,16 +155,36 @@ void DataParallel::before_forward() {
 
 void DataParallel::sync_buffers() {
   if (group_->size() == 1) return;
-  NoGradGuard ng;
+  auto t0 = std::chrono::steady_clock::now();
+  // One broadcast of all buffers packed together: one latency per step, not one per buffer.
+  std::vector<Tensor> buffers;
+  size_t bytes = 0;
   for (auto& [name, b] : model_.named_buffers()) {
     if (!b.defined()) continue;
     check_float_contiguous("buffer " + name, b);
-    group_->broadcast(b.raw_data(), static_cast<size_t>(b.numel()) * element_size(b.dtype()), 0);
+    buffers.push_back(b);
+    bytes += static_cast<size_t>(b.numel()) * element_size(b.dtype());
   }
+  std::vector<char> packed(bytes);
+  size_t at = 0;
+  for (const auto& b : buffers) {
+    const size_t n = static_cast<size_t>(b.numel()) * element_size(b.dtype());
+    std::memcpy(packed.data() + at, b.raw_data(), n);
+    at += n;
+  }
+  group_->broadcast(packed.data(), bytes, 0);
+  at = 0;
+  for (auto& b : buffers) {
+    const size_t n = static_cast<size_t>(b.numel()) * element_size(b.dtype());
+    std::memcpy(b.raw_data(), packed.data() + at, n);
+    at += n;
+  }
+  state_->blocked_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void DataParallel::after_backward() {
   if (group_->size() == 1) return;
+  auto t0 = std::chrono::steady_clock::now();
   State& s = *state_;
   // Buckets whose parameters got no gradient this step start now, in order.
   while (s.next_to_start < s.buckets.size()) s.start(s.next_to_start++);
@@ -183,7 +205,10 @@ void DataParallel::after_backward() {
     }
   }
   s.reset();
+  s.blocked_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+double DataParallel::blocked_seconds() const { return state_->blocked_seconds; }
 
 std::vector<size_t> DataParallel::bucket_sizes() const {
   std::vector<size_t> out;

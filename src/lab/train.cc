@@ -368,6 +368,7 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
   // Every rank starts from rank 0's state; gradients are averaged over the ranks.
   dist::DataParallel ddp(model, group, {.bucket_bytes = c.bucket_bytes, .sync_batchnorm = c.sync_bn});
   using clock = std::chrono::steady_clock;
+  double step_allreduce_seconds = 0;
   int64_t last_epoch = start_epoch, last_batch = start_batch;
   EpochSums last_sums = resumed;
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
@@ -404,7 +405,11 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
         NoGradGuard ng;
         step_sums[1] = static_cast<double>((out.argmax(1) == batch.target).sum().item<int64_t>());
       }
-      group->allreduce_sum(step_sums, 3);
+      {
+        auto c0 = clock::now();
+        group->allreduce_sum(step_sums, 3);
+        step_allreduce_seconds += std::chrono::duration<double>(clock::now() - c0).count();
+      }
       double l = step_sums[0] / world;
       auto diverged = [&](const std::string& what) {
         return Error(detail::concat("training diverged: ", what, " at epoch ", epoch + 1, " step ", r.steps + 1,
@@ -480,7 +485,10 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
   // Every rank must end with the same parameters and buffers; say so loudly if they do not.
   ddp.sync_buffers();
   r.world_size = world;
-  if (world > 1) r.allreduce_bucket_bytes = ddp.bucket_sizes();
+  if (world > 1) {
+    r.allreduce_bucket_bytes = ddp.bucket_sizes();
+    r.communication_seconds = ddp.blocked_seconds() + step_allreduce_seconds;
+  }
   const uint64_t hash = dist::state_hash(model);
   r.rank_state_hashes.assign(static_cast<size_t>(world), 0);
   group->allgather(&hash, sizeof hash, r.rank_state_hashes.data());

@@ -54,6 +54,9 @@ class DataParallel {
   std::vector<size_t> bucket_sizes() const;
   // Buckets started from inside backward on the last step (the rest started in after_backward).
   int64_t buckets_started_in_backward() const;
+  // Seconds this rank has spent blocked in after_backward (waiting for the buckets: communication that backward
+  // did not hide) and in sync_buffers, since construction.
+  double blocked_seconds() const;
 
   struct State;
 

@@ -84,6 +84,9 @@ struct TrainResult {
   int world_size = 1;
   std::vector<uint64_t> rank_state_hashes;  // dist::state_hash of the final model on each rank (all equal)
   std::vector<size_t> allreduce_bucket_bytes;  // the gradient buckets all-reduced per step (with world_size > 1)
+  // Rank 0's seconds blocked in collectives during training: waiting for gradient buckets after backward, the
+  // buffer broadcast, the per-step loss all-reduce (what overlap did not hide; with world_size > 1).
+  double communication_seconds = 0;
 };
 
 // Progress after each step: epoch, batch index within the epoch, batches per epoch, running loss and
