@@ -165,6 +165,7 @@ void DataParallel::sync_buffers() {
     buffers.push_back(b);
     bytes += static_cast<size_t>(b.numel()) * element_size(b.dtype());
   }
+  if (bytes == 0) return;  // no buffers (an MLP without BatchNorm): no collective at all
   std::vector<char> packed(bytes);
   size_t at = 0;
   for (const auto& b : buffers) {

@@ -191,11 +191,12 @@ TEST(DistCli, SyncBnNeedsSeveralProcesses) {
 
 namespace {
 
-// mpirun with what a test on one shared machine needs: root allowed, more ranks than cores, one thread each.
+// mpirun with what a test on one shared machine needs: root allowed, more ranks than cores, one thread each, and no
+// stdin (mpirun forwards it to rank 0; reading it from a background job would stop the run).
 std::string mpirun(int np) {
   std::string exe = ACTLAB_MPIEXEC;
   if (exe.empty()) exe = "mpirun";
-  return "env OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 " + exe +
+  return "</dev/null env OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 " + exe +
          " -np " + std::to_string(np) + " --oversubscribe --bind-to none " + ACTLAB_CLI_PATH + " ";
 }
 
