@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
       std::cout << app.help();
       return 0;
     }
+    // Only train is data-parallel; N copies of another command would each do the whole job and write the same files.
+    if (dist::launcher_world_size() > 1 && !app.got_subcommand("train"))
+      throw ValueError(detail::concat("only 'actlab train' runs on several processes; this command was started as one of ",
+                                      dist::launcher_world_size(), " (mpirun): run it without mpirun"));
     return action();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "actlab: error: %s\n", e.what());

@@ -43,15 +43,6 @@ class SingleProcess : public ProcessGroup {
   [[noreturn]] void abort(int code) override { std::_Exit(code); }
 };
 
-// The size a launcher gave this process's job (Open MPI, MPICH/PMI, PMIx), or 1 outside one.
-int launcher_world_size() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    const char* v = std::getenv(var);
-    if (v && *v) return std::max(1, std::atoi(v));
-  }
-  return std::getenv("PMIX_RANK") ? 2 : 1;  // PMIx without a size: treat as a multi-process launch
-}
-
 #if ACTLAB_HAVE_MPI
 
 // MPI calls that fail are fatal (MPI_ERRORS_ARE_FATAL, MPI's default): MPI itself reports and aborts the job.
@@ -138,6 +129,14 @@ class MpiWorld : public ProcessGroup {
 }  // namespace
 
 bool built_with_mpi() { return ACTLAB_HAVE_MPI != 0; }
+
+int launcher_world_size() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) return std::max(1, std::atoi(v));
+  }
+  return std::getenv("PMIX_RANK") ? 2 : 1;  // PMIx without a size: treat as a multi-process launch
+}
 
 std::shared_ptr<ProcessGroup> single_process() { return std::make_shared<SingleProcess>(); }
 

@@ -232,6 +232,18 @@ TEST(DistCli, MpirunOfABuildWithoutMpiIsRefused) {
       << r.out;
 }
 
+// Another command under mpirun would run N times over and write the same files: refused, with or without MPI.
+TEST(DistCli, OnlyTrainRunsUnderMpirun) {
+  if (std::string(ACTLAB_MPIEXEC).empty() && run_command("command -v mpirun").code != 0)
+    GTEST_SKIP() << "no mpirun on PATH";
+  auto r = run_command(mpirun(2) + "list");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("actlab: error: only 'actlab train' runs on several processes; this command was started as "
+                       "one of 2 (mpirun)"),
+            std::string::npos)
+      << r.out;
+}
+
 // The test: 2 ranks with batch B/2 end where 1 rank with batch B ends, within float rounding; and the test
 // would see it if they did not (the parameters move much more than the tolerance, and a run with batch B/2 alone
 // ends far away).

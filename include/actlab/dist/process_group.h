@@ -51,6 +51,10 @@ class ProcessGroup {
 // processes each training alone and writing the same files.
 std::shared_ptr<ProcessGroup> world();
 
+// How many processes the launcher started, read from its environment (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
+// PMIX_SIZE); 1 outside a launcher. Needs no MPI: commands that are not data-parallel use it to refuse mpirun.
+int launcher_world_size();
+
 // A group of one process (what world() is without mpirun).
 std::shared_ptr<ProcessGroup> single_process();
 
