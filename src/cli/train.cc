@@ -31,9 +31,7 @@ void draw_progress(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches
                static_cast<long long>(batch), static_cast<long long>(batches), loss, acc, ips);
   std::fflush(stderr);
 }
-}  // namespace
 
-namespace {
 int run_train(TrainOptions* opt, const std::shared_ptr<dist::ProcessGroup>& group);
 }  // namespace
 
