@@ -86,6 +86,7 @@ void add_train(CLI::App& app, Action& action) {
         std::fflush(stderr);
         group->abort(1);
       }
+      return 1;  // not reached: abort() ends the process
     };
   });
 }
