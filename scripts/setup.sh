@@ -8,6 +8,8 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   # libraries (see DESIGN.md: Dependencies)
   libhwy-dev libsleef-dev libdnnl-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
+  # data-parallel training (optional at configure time: ACTLAB_MPI) and its tests' mpirun
+  libopenmpi-dev openmpi-bin
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libprotobuf-dev protobuf-compiler chromium
   # the default data set

@@ -11,6 +11,8 @@
 #include "actlab/data/idx.h"
 #include "actlab/data/mnist.h"
 #include "actlab/data/transforms.h"
+#include "actlab/dist/data_parallel.h"
+#include "actlab/dist/process_group.h"
 #include "actlab/lab/compare.h"
 #include "actlab/lab/guide.h"
 #include "actlab/lab/measure.h"

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "actlab/dist/process_group.h"
 #include "actlab/kernels/control.h"
 #include "cli/cli.h"
 
@@ -14,7 +15,8 @@ bool stderr_is_tty() { return ::isatty(STDERR_FILENO) != 0; }
 
 std::string version_text() {
   return detail::concat("actlab 0.1.0\nSIMD target: ", kernels::simd_target(), "\nthreads: ", get_num_threads(),
-                        "\nGEMM: ", gemm_backend());
+                        "\nGEMM: ", gemm_backend(),
+                        "\nMPI: ", dist::built_with_mpi() ? "yes (mpirun -np N actlab train ...)" : "no (built with ACTLAB_MPI=OFF)");
 }
 
 }  // namespace actlab::cli
@@ -56,6 +58,10 @@ int main(int argc, char** argv) {
       std::cout << app.help();
       return 0;
     }
+    // Only train is data-parallel; N copies of another command would each do the whole job and write the same files.
+    if (dist::launcher_world_size() > 1 && !app.got_subcommand("train"))
+      throw ValueError(detail::concat("only 'actlab train' runs on several processes; this command was started as one of ",
+                                      dist::launcher_world_size(), " (mpirun): run it without mpirun"));
     return action();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "actlab: error: %s\n", e.what());

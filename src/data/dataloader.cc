@@ -52,26 +52,36 @@ DataLoader::DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options)
   if (opts_.batch_size < 1)
     throw ValueError(concat("batch_size should be a positive integer value, but got batch_size=", opts_.batch_size));
   if (opts_.prefetch < 1) throw ValueError(concat("DataLoader: prefetch must be at least 1, got ", opts_.prefetch));
+  if (opts_.num_replicas < 1 || opts_.rank < 0 || opts_.rank >= opts_.num_replicas)
+    throw ValueError(concat("Invalid rank ", opts_.rank, ", rank should be in the interval [0, ", opts_.num_replicas - 1,
+                            "]"));
   NoGradGuard ng;
   inputs_ = inputs.detach().contiguous();
   targets_ = targets.detach().contiguous();
   n_ = inputs.size(0);
 }
 
+int64_t DataLoader::shard_size() const { return (n_ + opts_.num_replicas - 1) / opts_.num_replicas; }
+
 int64_t DataLoader::len() const {
-  return opts_.drop_last ? n_ / opts_.batch_size : (n_ + opts_.batch_size - 1) / opts_.batch_size;
+  const int64_t n = shard_size();
+  return opts_.drop_last ? n / opts_.batch_size : (n + opts_.batch_size - 1) / opts_.batch_size;
 }
 
 std::vector<int64_t> DataLoader::indices(int64_t epoch) const {
   std::vector<int64_t> order(static_cast<size_t>(n_));
   if (!opts_.shuffle) {
     for (int64_t i = 0; i < n_; ++i) order[i] = i;
-    return order;
+  } else {
+    Generator g(opts_.seed + static_cast<uint64_t>(epoch));
+    Tensor perm = randperm(n_, &g);
+    std::memcpy(order.data(), perm.data_ptr<int64_t>(), order.size() * sizeof(int64_t));
   }
-  Generator g(opts_.seed + static_cast<uint64_t>(epoch));
-  Tensor perm = randperm(n_, &g);
-  std::memcpy(order.data(), perm.data_ptr<int64_t>(), order.size() * sizeof(int64_t));
-  return order;
+  if (opts_.num_replicas == 1) return order;
+  std::vector<int64_t> shard(static_cast<size_t>(shard_size()));
+  for (size_t k = 0; k < shard.size(); ++k)  // position rank + k * replicas of the order padded with itself
+    shard[k] = order[static_cast<size_t>(opts_.rank + static_cast<int64_t>(k) * opts_.num_replicas) % order.size()];
+  return shard;
 }
 
 Generator DataLoader::batch_generator(int64_t epoch, int64_t batch) const {

@@ -9,6 +9,7 @@
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/data/dataloader.h"
 #include "actlab/data/mnist.h"
+#include "actlab/dist/data_parallel.h"
 #include "actlab/lab/probe.h"
 #include "actlab/tensorboard/summary_writer.h"
 #include "actlab/nn/activation.h"
@@ -126,7 +127,8 @@ std::map<std::string, std::string> identity(const TrainConfig& c) {
           {"act", nn::parse_activation_spec(c.act).to_string()},
           {"optimizer", c.optimizer},
           {"batch_size", std::to_string(c.batch_size)},
-          {"seed", std::to_string(c.seed)}};
+          {"seed", std::to_string(c.seed)},
+          {"world_size", std::to_string(c.group ? c.group->size() : 1)}};
 }
 
 }  // namespace
@@ -203,20 +205,29 @@ Split first_rows(const Split& s, int64_t n) {
   return {s.images.narrow(0, 0, rows), s.labels.narrow(0, 0, rows)};
 }
 
-std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, int64_t batch_size) {
+std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, int64_t batch_size,
+                                   dist::ProcessGroup* group) {
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard ng;
   int64_t n = split.images.sizes()[0];
   double loss_sum = 0;
   int64_t correct = 0;
-  for (int64_t start = 0; start < n; start += batch_size) {
-    int64_t len = std::min(batch_size, n - start);
+  const int64_t ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
+  const int64_t end = n * (rank + 1) / ranks;
+  for (int64_t start = n * rank / ranks; start < end; start += batch_size) {
+    int64_t len = std::min(batch_size, end - start);
     Tensor x = split.images.narrow(0, start, len);
     Tensor y = split.labels.narrow(0, start, len);
     Tensor out = model(x);
     loss_sum += nn::functional::cross_entropy(out, y, {.reduction = "sum"}).item<double>();
     correct += (out.argmax(1) == y).sum().item<int64_t>();
+  }
+  if (ranks > 1) {
+    double sums[2] = {loss_sum, static_cast<double>(correct)};
+    group->allreduce_sum(sums, 2);
+    loss_sum = sums[0];
+    correct = static_cast<int64_t>(sums[1]);
   }
   model.train(was_training);
   return {loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
@@ -235,14 +246,18 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
   else
     throw ValueError(detail::concat("unknown optimizer '", c.optimizer, "'; valid: sgd, adam"));
 
-  data::DataLoaderOptions lo{.batch_size = c.batch_size, .shuffle = true, .seed = c.seed};
+  std::shared_ptr<dist::ProcessGroup> group = c.group ? c.group : dist::single_process();
+  const int world = group->size(), rank = group->rank();
+  data::DataLoaderOptions lo{.batch_size = c.batch_size, .shuffle = true, .seed = c.seed, .num_replicas = world,
+                             .rank = rank};
   data::DataLoader loader(tr.images, tr.labels, lo);
   nn::CrossEntropyLoss criterion;
   TrainResult r;
   std::unique_ptr<tensorboard::SummaryWriter> writer;
   Tensor probe_batch;
-  if (!c.logdir.empty()) {
-    if (c.log_every < 1) throw ValueError(detail::concat("--log-every must be at least 1, got ", c.log_every));
+  if (!c.logdir.empty() && c.log_every < 1)
+    throw ValueError(detail::concat("--log-every must be at least 1, got ", c.log_every));
+  if (!c.logdir.empty() && rank == 0) {  // only rank 0 writes
     writer = std::make_unique<tensorboard::SummaryWriter>(c.logdir);
     probe_batch = te.images.narrow(0, 0, std::min<int64_t>(256, te.images.size(0))).contiguous();
     writer->add_images("input_batch", (probe_batch.narrow(0, 0, std::min<int64_t>(16, probe_batch.size(0))) + 1.0) / 2.0, 0);
@@ -292,6 +307,7 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     };
     if (meta("kind") != nn::kTrainingCheckpointKind)
       throw ValueError(detail::concat("cannot resume from ", c.resume, ": it is not a training checkpoint"));
+    if (!ck.metadata.count("world_size")) ck.metadata["world_size"] = "1";  // written before data parallelism
     for (const auto& [key, value] : identity(c))
       if (meta(key) != value)
         throw ValueError(detail::concat("cannot resume from ", c.resume, ": it was saved with ", key, " ", meta(key),
@@ -328,6 +344,7 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     }
   }
   auto save_checkpoint = [&](int64_t epoch, int64_t next_batch, const EpochSums& sums) {
+    if (rank != 0) return;  // every rank holds the same state; rank 0 writes it
     nn::StateDict tensors;
     for (auto& [name, t] : model.state_dict()) tensors.emplace_back("model." + name, t);
     for (auto& [name, t] : opt->state_dict()) tensors.emplace_back("optim." + name, t);
@@ -348,7 +365,10 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     nn::save(tensors, c.checkpoint, meta);
   };
 
+  // Every rank starts from rank 0's state; gradients are averaged over the ranks.
+  dist::DataParallel ddp(model, group, {.bucket_bytes = c.bucket_bytes, .sync_batchnorm = c.sync_bn});
   using clock = std::chrono::steady_clock;
+  double step_allreduce_seconds = 0;
   int64_t last_epoch = start_epoch, last_batch = start_batch;
   EpochSums last_sums = resumed;
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
@@ -365,10 +385,12 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     for (auto& batch : loader.epoch(epoch, epoch == start_epoch ? start_batch : 0)) {
       Tensor out, loss;
       try {
+        ddp.before_forward();
         out = model(batch.data);
         loss = criterion(out, batch.target);
         opt->zero_grad();
         loss.backward();
+        ddp.after_backward();
       } catch (const Error& e) {
         if (!anomaly) throw;
         // Name the step, and the module whose backward autograd's own NaN check stopped in.
@@ -376,7 +398,19 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
         if (msg.rfind("anomaly detected", 0) != 0) msg = "anomaly detected: " + msg + (where.empty() ? "" : " (in " + where + ")");
         throw Error(detail::concat(msg, "; epoch ", epoch + 1, " step ", r.steps + 1));
       }
-      double l = loss.item<double>();
+      // Loss (the mean of the ranks' means: the global mean, as the ranks' batches are equally large), correct
+      // predictions and images over all ranks; every rank sees the same values and so stops at the same point.
+      double step_sums[3] = {loss.item<double>(), 0, static_cast<double>(batch.target.numel())};
+      {
+        NoGradGuard ng;
+        step_sums[1] = static_cast<double>((out.argmax(1) == batch.target).sum().item<int64_t>());
+      }
+      {
+        auto c0 = clock::now();
+        group->allreduce_sum(step_sums, 3);
+        step_allreduce_seconds += std::chrono::duration<double>(clock::now() - c0).count();
+      }
+      double l = step_sums[0] / world;
       auto diverged = [&](const std::string& what) {
         return Error(detail::concat("training diverged: ", what, " at epoch ", epoch + 1, " step ", r.steps + 1,
                                     "; try a smaller --lr"));
@@ -390,11 +424,8 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
           writer->add_histogram("gradients/" + name, g, r.steps + 1);
         }
       opt->step();
-      int64_t b = batch.target.numel();
-      {
-        NoGradGuard ng;
-        correct += (out.argmax(1) == batch.target).sum().item<int64_t>();
-      }
+      int64_t b = static_cast<int64_t>(step_sums[2]);
+      correct += static_cast<int64_t>(step_sums[1]);
       loss_sum += l;
       seen += b;
       ++batches;
@@ -410,7 +441,7 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
       last_batch = batch.index + 1;
       last_sums = {loss_sum, seen, correct, batches, secs};
       if (c.save_every > 0 && r.steps % c.save_every == 0) save_checkpoint(epoch, batch.index + 1, last_sums);
-      if (progress)
+      if (progress && rank == 0)
         progress(epoch + 1, batch.index + 1, loader.len(), loss_sum / static_cast<double>(batches),
                  static_cast<double>(correct) / static_cast<double>(seen), static_cast<double>(seen) / secs);
       if (c.max_steps >= 0 && r.steps >= c.max_steps) {
@@ -422,7 +453,8 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     es.train_loss = batches ? loss_sum / static_cast<double>(batches) : 0;
     es.train_accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0;
     es.images_per_second = es.train_seconds > 0 ? static_cast<double>(seen) / es.train_seconds : 0;
-    auto [tl, ta] = evaluate(model, te);
+    ddp.sync_buffers();  // every rank evaluates (its part of the test set) with rank 0's running statistics
+    auto [tl, ta] = evaluate(model, te, 1000, group.get());
     es.test_loss = tl;
     es.test_accuracy = ta;
     r.history.push_back(es);
@@ -450,6 +482,19 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
   int64_t images = 0;
   for (const auto& e : r.history) images += static_cast<int64_t>(e.images_per_second * e.train_seconds + 0.5);
   r.train_images_per_second = r.train_seconds > 0 ? static_cast<double>(images) / r.train_seconds : 0;
+  // Every rank must end with the same parameters and buffers; say so loudly if they do not.
+  ddp.sync_buffers();
+  r.world_size = world;
+  if (world > 1) {
+    r.allreduce_bucket_bytes = ddp.bucket_sizes();
+    r.communication_seconds = ddp.blocked_seconds() + step_allreduce_seconds;
+  }
+  const uint64_t hash = dist::state_hash(model);
+  r.rank_state_hashes.assign(static_cast<size_t>(world), 0);
+  group->allgather(&hash, sizeof hash, r.rank_state_hashes.data());
+  for (uint64_t h : r.rank_state_hashes)
+    if (h != r.rank_state_hashes[0])
+      throw Error("data parallel training ended with different parameters on different ranks (a bug in actlab)");
   return r;
 }
 

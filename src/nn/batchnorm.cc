@@ -2,7 +2,6 @@
 // when momentum is None, batch stats in eval when track_running_stats = false) over functional::batch_norm.
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/autograd/node.h"
-#include "actlab/autograd/node.h"
 #include "actlab/nn/layers.h"
 
 namespace actlab::nn {
@@ -56,7 +55,8 @@ Tensor BatchNormBase::forward(const Tensor& input) {
   const bool bn_training = is_training() || !opt_.track_running_stats;
   const bool pass_stats = !is_training() || opt_.track_running_stats;
   return functional::batch_norm(input, pass_stats ? running_mean_ : Tensor(), pass_stats ? running_var_ : Tensor(),
-                                weight_, bias_, bn_training, factor, opt_.eps);
+                                weight_, bias_, bn_training, factor, opt_.eps,
+                                is_training() ? sync_group_.get() : nullptr);
 }
 
 std::string BatchNormBase::extra_repr() const {

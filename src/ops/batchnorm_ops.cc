@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "actlab/autograd/grad_mode.h"
+#include "actlab/dist/process_group.h"
 #include "actlab/nn/functional_layers.h"
 #include "actlab/ops/ops.h"
 #include "ops/elementwise_impl.h"
@@ -75,7 +76,7 @@ void check_channels(const Tensor& t, const char* name, int64_t C) {
 namespace nn::functional {
 
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+                  const Tensor& bias, bool training, double momentum, double eps, dist::ProcessGroup* sync) {
   if (!input.defined()) throw ValueError("batch_norm: input must be a defined tensor");
   if (input.dim() < 2)
     throw ValueError(detail::concat("batch_norm: expected input with at least 2 dimensions, got input of size ",
@@ -106,6 +107,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = make_tensor(input.sizes(), input.dtype());
   std::vector<double> mean(C, 0.0), invstd(C, 0.0), var(C, 0.0);
+  // SyncBatchNorm: the statistics of all ranks' values together (M_all of them per channel).
+  const bool synced = training && sync != nullptr && sync->size() > 1;
+  double M_all = double(M);
 
   dispatch_floating(input.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
@@ -118,10 +122,32 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
       rm = running_mean.to_vector();
       rv = running_var.to_vector();
     }
+    if (synced) {
+      // Two passes as below, each followed by an all-reduce: the sums (and the count), then the squares
+      // centered on the global mean.
+      std::vector<double> s(C + 1, 0.0);
+#pragma omp parallel for schedule(static) if (M * C > 16384)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t n = 0; n < N; ++n) s[c] += lane_sum(xp + (n * C + c) * S, S);
+      s[C] = double(M);
+      sync->allreduce_sum(s.data(), s.size());
+      M_all = s[C];
+      for (int64_t c = 0; c < C; ++c) mean[c] = M_all > 0 ? s[c] / M_all : NAN;
+#pragma omp parallel for schedule(static) if (M * C > 16384)
+      for (int64_t c = 0; c < C; ++c) {
+        var[c] = 0;
+        for (int64_t n = 0; n < N; ++n) var[c] += lane_sq_centered(xp + (n * C + c) * S, S, static_cast<T>(mean[c]));
+      }
+      sync->allreduce_sum(var.data(), var.size());
+      for (int64_t c = 0; c < C; ++c) var[c] = M_all > 0 ? var[c] / M_all : NAN;
+    }
 #pragma omp parallel for schedule(static) if (M * C > 16384)
     for (int64_t c = 0; c < C; ++c) {
       double mu, is;
-      if (use_batch) {
+      if (synced) {
+        mu = mean[c];
+        is = 1.0 / std::sqrt(var[c] + eps);
+      } else if (use_batch) {
         double s = 0;
         for (int64_t n = 0; n < N; ++n) s += lane_sum(xp + (n * C + c) * S, S);
         mu = M > 0 ? s / double(M) : NAN;
@@ -166,7 +192,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
       autograd::bump_version(buf);
     };
     update(running_mean, mean, 1.0);
-    update(running_var, var, M > 1 ? double(M) / double(M - 1) : INFINITY);
+    update(running_var, var, M_all > 1 ? M_all / (M_all - 1) : INFINITY);
   }
 
   if (autograd::compute_requires_grad({&input, &weight, &bias})) {
@@ -190,22 +216,43 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
             T* gxp = need_x ? reinterpret_cast<T*>(gx.raw_data()) : nullptr;
             T* gwp = need_w ? reinterpret_cast<T*>(gw.raw_data()) : nullptr;
             T* gbp = need_b ? reinterpret_cast<T*>(gb.raw_data()) : nullptr;
+            // sum(gy) and sum(gy * (x - mu)) of channel c; with sync, the sums over all ranks.
+            auto channel_sums = [&](int64_t c, double& sg, double& sgx) {
+              for (int64_t n = 0; n < N; ++n)
+                lane_dot_centered(gp + (n * C + c) * S, xp + (n * C + c) * S, S, static_cast<T>(mean[c]), sg, sgx);
+            };
+            std::vector<double> sums;
+            if (synced) {
+              sums.assign(2 * C, 0.0);
+#pragma omp parallel for schedule(static) if (M * C > 16384)
+              for (int64_t c = 0; c < C; ++c) {
+                channel_sums(c, sums[2 * c], sums[2 * c + 1]);
+                // The weight and bias gradients are this rank's; data parallelism averages them.
+                if (gwp) gwp[c] = static_cast<T>(sums[2 * c + 1] * invstd[c]);
+                if (gbp) gbp[c] = static_cast<T>(sums[2 * c]);
+              }
+              if (gxp) sync->allreduce_sum(sums.data(), sums.size());
+            }
 #pragma omp parallel for schedule(static) if (M * C > 16384)
             for (int64_t c = 0; c < C; ++c) {
               const T mu = static_cast<T>(mean[c]);
               const double is = invstd[c];
               double sg = 0, sgx = 0;
-              for (int64_t n = 0; n < N; ++n)
-                lane_dot_centered(gp + (n * C + c) * S, xp + (n * C + c) * S, S, mu, sg, sgx);
-              if (gwp) gwp[c] = static_cast<T>(sgx * is);
-              if (gbp) gbp[c] = static_cast<T>(sg);
+              if (synced) {
+                sg = sums[2 * c];
+                sgx = sums[2 * c + 1];
+              } else {
+                channel_sums(c, sg, sgx);
+                if (gwp) gwp[c] = static_cast<T>(sgx * is);
+                if (gbp) gbp[c] = static_cast<T>(sg);
+              }
               if (!gxp) continue;
               const double wc = wp ? double(wp[c]) : 1.0;
               if (use_batch) {
                 // gx = (gy - mean(gy) - (x - mu) * is^2 * mean(gy * (x - mu))) * is * w
                 const T k = static_cast<T>(is * wc);
-                const T gmean = static_cast<T>(M > 0 ? sg / double(M) : 0.0);
-                const T proj = static_cast<T>(M > 0 ? sgx / double(M) * is * is : 0.0);
+                const T gmean = static_cast<T>(M_all > 0 ? sg / M_all : 0.0);
+                const T proj = static_cast<T>(M_all > 0 ? sgx / M_all * is * is : 0.0);
                 for (int64_t n = 0; n < N; ++n) {
                   const T* xr = xp + (n * C + c) * S;
                   const T* gr = gp + (n * C + c) * S;

@@ -15,8 +15,9 @@ struct CliResult {
   std::string out;  // stdout and stderr together
 };
 
-inline CliResult run_cli(const std::string& args) {
-  std::string cmd = std::string(ACTLAB_CLI_PATH) + " " + args + " 2>&1";
+// Runs a shell command line, stdout and stderr together.
+inline CliResult run_command(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   CliResult r{-1, ""};
   if (!p) return r;
@@ -27,6 +28,8 @@ inline CliResult run_cli(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
+
+inline CliResult run_cli(const std::string& args) { return run_command(std::string(ACTLAB_CLI_PATH) + " " + args); }
 
 // A fresh directory under the system temp dir, removed at scope exit.
 struct TempDir {

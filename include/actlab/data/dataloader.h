@@ -40,6 +40,12 @@ struct DataLoaderOptions {
   // thread, on demand.
   bool background = true;
   int64_t prefetch = 2;
+  // Data parallelism, as torch.utils.data.DistributedSampler: this loader yields rank `rank`'s shard of
+  // `num_replicas`. Each epoch's order (the same permutation on every rank) is padded with its own first
+  // entries to a multiple of num_replicas, and rank r takes positions r, r + num_replicas, r + 2 num_replicas, ...
+  // So batch b of every rank together are batch b of a single loader with num_replicas times the batch size.
+  int64_t num_replicas = 1;
+  int64_t rank = 0;
 };
 
 class DataLoader;
@@ -97,11 +103,13 @@ class DataLoader {
 
   // Number of batches per epoch: ceil(N / batch_size), or floor(N / batch_size) with drop_last.
   int64_t len() const;
-  // Number of samples N.
+  // Number of samples N (of the whole data set, not of this rank's shard).
   int64_t size() const { return n_; }
+  // Number of samples in this rank's shard per epoch: ceil(N / num_replicas).
+  int64_t shard_size() const;
   const DataLoaderOptions& options() const { return opts_; }
 
-  // The sample indices of epoch e, in order (all N of them, including a dropped last partial batch).
+  // The sample indices of epoch e, in order (all shard_size() of them, including a dropped last partial batch).
   std::vector<int64_t> indices(int64_t epoch) const;
   // The generator a batch's transform draws from: seeded from (seed, epoch, batch).
   Generator batch_generator(int64_t epoch, int64_t batch) const;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "actlab/core/tensor.h"
+#include "actlab/dist/process_group.h"
 #include "actlab/nn/sequential.h"
 
 namespace actlab::lab {
@@ -44,6 +45,14 @@ struct TrainConfig {
   std::string checkpoint;
   int64_t save_every = 0;
   std::string resume;
+  // Data parallelism (`mpirun -np N actlab train`): with a group of N > 1 ranks, each rank trains on its shard of
+  // every epoch (data::DataLoaderOptions::num_replicas) with batch_size samples per step, and dist::DataParallel
+  // averages the gradients (in buckets of about bucket_bytes, started during backward). The reported losses and
+  // accuracies are over all ranks' samples; only rank 0 writes the log directory and checkpoints and reports
+  // progress. sync_bn: BatchNorm statistics over all ranks' batches (else each rank's own). Null: one process.
+  std::shared_ptr<dist::ProcessGroup> group;
+  bool sync_bn = false;
+  size_t bucket_bytes = size_t{1} << 20;
 };
 
 // The named networks, built with the default generator (seed it first for reproducible weights).
@@ -72,6 +81,12 @@ struct TrainResult {
   double train_seconds = 0;
   int64_t epochs = 0;
   int64_t steps = 0;
+  int world_size = 1;
+  std::vector<uint64_t> rank_state_hashes;  // dist::state_hash of the final model on each rank (all equal)
+  std::vector<size_t> allreduce_bucket_bytes;  // the gradient buckets all-reduced per step (with world_size > 1)
+  // Rank 0's seconds blocked in collectives during training: waiting for gradient buckets after backward, the
+  // buffer broadcast, the per-step loss all-reduce (what overlap did not hide; with world_size > 1).
+  double communication_seconds = 0;
 };
 
 // Progress after each step: epoch, batch index within the epoch, batches per epoch, running loss and
@@ -93,6 +108,8 @@ TrainResult train(nn::Sequential& model, const Split& train_split, const Split& 
                   const ProgressFn& progress = nullptr);
 
 // Loss and accuracy of `model` (in eval mode, without gradients) over a split, in batches.
-std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, int64_t batch_size = 1000);
+// With a group, each rank evaluates its contiguous part of the split and the sums are all-reduced.
+std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, int64_t batch_size = 1000,
+                                   dist::ProcessGroup* group = nullptr);
 
 }  // namespace actlab::lab

@@ -12,6 +12,10 @@
 
 #include "actlab/core/tensor.h"
 
+namespace actlab::dist {
+class ProcessGroup;
+}
+
 namespace actlab::nn {
 
 // A 2-D size argument that accepts an int or a pair, as PyTorch's `_pair`: Size2(3) is (3, 3),
@@ -80,9 +84,13 @@ inline Tensor adaptive_avg_pool2d(const Tensor& input, Size2 output_size) {
 // batch mean and biased variance, and update running_mean/running_var in place (if defined) with
 // `momentum` and the unbiased variance; eval: normalize with the running stats. weight/bias may be
 // undefined. Gradients flow to input, weight and bias (never to the running stats).
+// sync (training only): the statistics are those of every rank's batch together, as torch.nn.SyncBatchNorm: the
+// per-channel sums, centered sums of squares and counts are all-reduced in forward, the per-channel sums of the
+// output gradient and of its product with the centered input in backward; the weight and bias gradients stay
+// this rank's (data parallelism averages them).
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
-                  double momentum = 0.1, double eps = 1e-5);
+                  double momentum = 0.1, double eps = 1e-5, dist::ProcessGroup* sync = nullptr);
 
 // ---- linear ------------------------------------------------------------------------------------------------
 // F.linear: input [*, in] x weight [out, in]^T + bias [out].

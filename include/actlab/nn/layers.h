@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -89,6 +90,8 @@ class BatchNormBase : public Module {
   Tensor& num_batches_tracked() { return num_batches_tracked_; }
   int64_t num_features() const { return num_features_; }
   const BatchNormOptions& options() const { return opt_; }
+  // Synchronize the batch statistics over this group's ranks in training (SyncBatchNorm); null: this rank's own.
+  void set_sync_group(std::shared_ptr<dist::ProcessGroup> group) { sync_group_ = std::move(group); }
 
  protected:
   virtual void check_input_dim(const Tensor& input) const = 0;
@@ -97,6 +100,7 @@ class BatchNormBase : public Module {
   int64_t num_features_;
   BatchNormOptions opt_;
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
+  std::shared_ptr<dist::ProcessGroup> sync_group_;
 };
 
 // Input [N, C] or [N, C, L].
