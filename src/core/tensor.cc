@@ -108,6 +108,9 @@ std::shared_ptr<TensorImpl> make_view_impl(const TensorImpl& base, Shape sizes, 
 
 Tensor make_tensor(Shape sizes, Dtype dtype) {
   int64_t n = shape_numel(sizes);
+  // The byte count must fit the allocator's size arithmetic; beyond that no machine has the memory anyway.
+  if (n > INT64_MAX / static_cast<int64_t>(element_size(dtype)))
+    throw Error(detail::concat("out of memory: a tensor of shape ", shape_str(sizes), " needs more than 2^63 bytes"));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(static_cast<size_t>(n) * element_size(dtype));
   impl->dtype = dtype;
