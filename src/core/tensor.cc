@@ -61,7 +61,12 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(s[i], 1);
+    if (i == 0) break;
+    // A shape with a 0 has no elements but still has strides: [0, 2^40, 2^40] would overflow them (found by
+    // fuzz_checkpoint, fuzz/corpus/checkpoint/crash-5ebd763b...).
+    const int64_t d = std::max<int64_t>(s[i], 1);
+    if (acc > INT64_MAX / d) throw ValueError(detail::concat("shape ", shape_str(s), " is too large: its strides overflow"));
+    acc *= d;
   }
   return st;
 }
