@@ -10,6 +10,8 @@ packages=(
   libhwy-dev libsleef-dev libdnnl-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libprotobuf-dev protobuf-compiler chromium
+  # fuzzing and sanitizer runs (docs/hardening.md): clang, libFuzzer + sanitizer runtimes, LLVM's OpenMP + Archer
+  clang libclang-rt-14-dev libomp-14-dev
   # the default data set
   dataset-fashion-mnist
 )
