@@ -118,6 +118,17 @@ TEST(PngTest, HeaderSizesAreCheckedAgainstTheFile) {
             std::vector<std::uint8_t>(4, 9));
 }
 
+// Found by fuzz_png: libpng allocates an ancillary chunk's declared length before reading it, so a 78-byte file
+// whose iTXt chunk claimed 1.7 GB cost 1.7 GB and seconds of memset. Chunk lengths are checked against the file.
+TEST(PngTest, ChunkLengthsAreCheckedAgainstTheFile) {
+  std::string png = encode_png(std::vector<std::uint8_t>(4, 9), 1, 1, 4);
+  // After the signature (8) and IHDR (8 + 13 + 4): a chunk "iTXt" of length 0x69434350 with nothing behind it.
+  std::string bad = png.substr(0, 33) + std::string("\x69\x43\x43\x50iTXt", 8) + png.substr(33);
+  const std::string msg = error_of([&] { decode_png(std::span(reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size()), "itxt.png"); });
+  EXPECT_EQ(msg, "read_png: itxt.png is damaged: chunk 'iTXt' at byte 33 claims 1766015824 bytes, past the end of the file (" +
+                     std::to_string(bad.size()) + " bytes)") << msg;
+}
+
 TEST(PngTest, EncodeRejectsBadArguments) {
   const std::vector<std::uint8_t> px(12, 0);
   EXPECT_NE(error_of([&] { encode_png(px, 2, 2, 5); }).find("channels must be 1, 2, 3 or 4"),
