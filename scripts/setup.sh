@@ -12,6 +12,8 @@ packages=(
   libopenmpi-dev openmpi-bin
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libprotobuf-dev protobuf-compiler chromium
+  # fuzzing and sanitizer runs (docs/hardening.md): clang, libFuzzer + sanitizer runtimes, LLVM's OpenMP + Archer
+  clang libclang-rt-14-dev libomp-14-dev
   # the default data set
   dataset-fashion-mnist
 )

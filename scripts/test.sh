@@ -7,6 +7,10 @@
 # train CLI); then the same tree is reconfigured with ACTLAB_MPI=ON, which recompiles only
 # src/dist/process_group.cc and tests/dist/data_parallel_test.cc and relinks, and the whole suite runs, the
 # `mpirun -np 2` tests included.
+#
+# Then the hardening runs (docs/hardening.md): the whole suite again under ASan + UBSan, every fuzz target for
+# ACTLAB_FUZZ_SECONDS (20) seconds, and the threaded tests under TSan. ACTLAB_TEST_QUICK=1 skips the hardening
+# runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -23,3 +27,11 @@ cmake -S examples/consumer -B "$prefix-consumer" -G Ninja -DCMAKE_PREFIX_PATH="$
 cmake --build "$prefix-consumer" >/dev/null
 LD_LIBRARY_PATH="$prefix/lib" "$prefix-consumer/consumer"
 echo "1 passed, 0 failed: example consumer built against the installed package"
+echo "release builds and tests: $(( $(date +%s) - start )) s"
+
+if [[ ${ACTLAB_TEST_QUICK:-0} != 1 ]]; then
+  ACTLAB_SANITIZE_NO_SETUP=1 bash scripts/sanitize.sh address
+  ACTLAB_FUZZ_NO_BUILD=1 bash scripts/fuzz.sh "${ACTLAB_FUZZ_SECONDS:-20}"
+  ACTLAB_SANITIZE_NO_SETUP=1 bash scripts/sanitize.sh thread
+fi
+echo "all of scripts/test.sh: $(( $(date +%s) - start )) s"

@@ -61,7 +61,12 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(s[i], 1);
+    if (i == 0) break;
+    // A shape with a 0 has no elements but still has strides: [0, 2^40, 2^40] would overflow them (found by
+    // fuzz_checkpoint, fuzz/corpus/checkpoint/crash-5ebd763b...).
+    const int64_t d = std::max<int64_t>(s[i], 1);
+    if (acc > INT64_MAX / d) throw ValueError(detail::concat("shape ", shape_str(s), " is too large: its strides overflow"));
+    acc *= d;
   }
   return st;
 }
@@ -108,6 +113,9 @@ std::shared_ptr<TensorImpl> make_view_impl(const TensorImpl& base, Shape sizes, 
 
 Tensor make_tensor(Shape sizes, Dtype dtype) {
   int64_t n = shape_numel(sizes);
+  // The byte count must fit the allocator's size arithmetic; beyond that no machine has the memory anyway.
+  if (n > INT64_MAX / static_cast<int64_t>(element_size(dtype)))
+    throw Error(detail::concat("out of memory: a tensor of shape ", shape_str(sizes), " needs more than 2^63 bytes"));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(static_cast<size_t>(n) * element_size(dtype));
   impl->dtype = dtype;

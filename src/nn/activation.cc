@@ -172,6 +172,9 @@ double parse_value(const ActivationRow& row, const ParamSpec& ps, std::string_vi
       if (!parse_number(raw, num, is_int) || !is_int)
         throw ValueError(detail::concat(where, " must be an integer", ps.type == ParamType::OptionalInt ? " or None" : "",
                                         ", got '", raw, "'"));
+      // Converting a double beyond int64 is undefined behaviour (found by fuzz_spec: Softmax(-1222...2)).
+      if (!(num >= -9223372036854775808.0 && num < 9223372036854775808.0))
+        throw ValueError(detail::concat(where, " is out of range for a 64-bit integer, got '", raw, "'"));
       return num;
     case ParamType::Choice: {
       std::string_view v = raw;

@@ -101,7 +101,8 @@ Tensor Checkpoint::find(const std::string& name) const {
   return Tensor();
 }
 
-void save(const StateDict& tensors, const std::string& path, const std::map<std::string, std::string>& metadata) {
+std::vector<unsigned char> encode_checkpoint(const StateDict& tensors,
+                                             const std::map<std::string, std::string>& metadata) {
   Writer w;
   w.put_bytes(kMagic, 8);
   w.put<uint32_t>(kCheckpointVersion);
@@ -133,11 +134,17 @@ void save(const StateDict& tensors, const std::string& path, const std::map<std:
   const uint64_t total = w.bytes.size() + 4;
   std::memcpy(w.bytes.data() + 16, &total, 8);
   w.put<uint32_t>(crc32_of(w.bytes.data(), w.bytes.size()));
-  write_file_atomic(path, w.bytes.data(), w.bytes.size());
+  return std::move(w.bytes);
 }
 
-Checkpoint load(const std::string& path) {
-  const std::vector<unsigned char> b = read_file(path);
+void save(const StateDict& tensors, const std::string& path, const std::map<std::string, std::string>& metadata) {
+  const std::vector<unsigned char> bytes = encode_checkpoint(tensors, metadata);
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+Checkpoint load(const std::string& path) { return decode_checkpoint(read_file(path), path); }
+
+Checkpoint decode_checkpoint(const std::vector<unsigned char>& b, const std::string& path) {
   if (b.size() < 8 || std::memcmp(b.data(), kMagic, 8) != 0)
     throw IOError(concat("not an actlab checkpoint: ", path, " (it does not start with \"ACTLABCK\")"));
   if (b.size() < kHeaderSize + 4)

@@ -76,6 +76,47 @@ void on_png_read(png_structp png, png_bytep data, png_size_t n) {
 
 std::atomic<std::uint64_t> g_temp_counter{0};
 
+// Every chunk's length against the bytes that follow it, up to IEND, before libpng sees the file: libpng
+// allocates a chunk's declared length before reading it (found by fuzz_png: a 78-byte file whose iTXt chunk
+// claimed 1.7 GB made it allocate and clear 1.7 GB).
+void check_chunk_lengths(std::span<const std::uint8_t> bytes, const std::string& what) {
+  std::size_t at = 8;
+  while (at + 8 <= bytes.size()) {
+    const std::uint64_t length = (std::uint64_t{bytes[at]} << 24) | (std::uint64_t{bytes[at + 1]} << 16) |
+                                 (std::uint64_t{bytes[at + 2]} << 8) | std::uint64_t{bytes[at + 3]};
+    std::string type(reinterpret_cast<const char*>(bytes.data() + at + 4), 4);
+    for (char& c : type)
+      if (c < 0x20 || c > 0x7e) c = '?';
+    if (length + 12 > bytes.size() - at)
+      throw TensorboardError("read_png: " + what + " is damaged: chunk '" + type + "' at byte " + std::to_string(at) +
+                             " claims " + std::to_string(length) + " bytes, past the end of the file (" +
+                             std::to_string(bytes.size()) + " bytes)");
+    if (type == "IEND") return;
+    at += static_cast<std::size_t>(length) + 12;
+  }
+}
+
+// Pixel data the reader will hold at most (after conversion to 8 bits): 1 GiB.
+constexpr std::uint64_t kMaxPngPixelBytes = std::uint64_t{1} << 30;
+// deflate cannot compress better than 1032:1 (a 258-byte match in at most 2 bits).
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
+// Before anything is allocated: the width and height in IHDR need at least height * row bytes of decompressed
+// data, which a file of `file_size` bytes cannot hold when it exceeds file_size * 1032. A 60-byte file that
+// claims 30000 x 30000 RGBA pixels is damaged, not a reason to allocate 3.6 GB.
+void check_size_against_data(png_structp png, png_infop info, std::size_t file_size) {
+  const std::uint64_t stored = static_cast<std::uint64_t>(png_get_rowbytes(png, info)) *
+                               static_cast<std::uint64_t>(png_get_image_height(png, info));
+  if (stored > kMaxDeflateRatio * file_size) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "its header claims %ux%u pixels (%llu bytes), more than %zu bytes can hold",
+                  static_cast<unsigned>(png_get_image_width(png, info)),
+                  static_cast<unsigned>(png_get_image_height(png, info)),
+                  static_cast<unsigned long long>(stored), file_size);
+    png_error(png, msg);
+  }
+}
+
 }  // namespace
 
 std::string encode_png(std::span<const std::uint8_t> pixels, std::int64_t height,
@@ -157,6 +198,7 @@ void write_png(const std::string& path, std::span<const std::uint8_t> pixels,
 Image decode_png(std::span<const std::uint8_t> bytes, const std::string& what) {
   if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
     throw TensorboardError("read_png: " + what + " is not a PNG file (bad signature)");
+  check_chunk_lengths(bytes, what);
 
   auto st = std::make_unique<ReadState>();
   st->in = bytes;
@@ -174,6 +216,7 @@ Image decode_png(std::span<const std::uint8_t> bytes, const std::string& what) {
   }
   png_set_read_fn(png, st.get(), on_png_read);
   png_read_info(png, info);
+  check_size_against_data(png, info, bytes.size());
   const int bit_depth = png_get_bit_depth(png, info);
   const int color_type = png_get_color_type(png, info);
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -190,9 +233,8 @@ Image decode_png(std::span<const std::uint8_t> bytes, const std::string& what) {
   const std::size_t row_bytes = png_get_rowbytes(png, info);
   if (row_bytes != static_cast<std::size_t>(img.width) * img.channels)
     png_error(png, "unexpected row size after conversion to 8 bits");
-  if (static_cast<std::uint64_t>(row_bytes) * static_cast<std::uint64_t>(img.height) >
-      (std::uint64_t{1} << 32))
-    png_error(png, "image larger than 4 GiB");
+  if (static_cast<std::uint64_t>(row_bytes) * static_cast<std::uint64_t>(img.height) > kMaxPngPixelBytes)
+    png_error(png, "image larger than 1 GiB");
   img.pixels.resize(row_bytes * static_cast<std::size_t>(img.height));
   st->rows.resize(static_cast<std::size_t>(img.height));
   for (std::int64_t y = 0; y < img.height; ++y) st->rows[y] = img.pixels.data() + y * row_bytes;
@@ -206,9 +248,16 @@ Image read_png(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f)
     throw TensorboardError("read_png: cannot open '" + path + "': " + std::strerror(errno));
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)),
-                                  std::istreambuf_iterator<char>());
-  if (f.bad()) throw TensorboardError("read_png: cannot read '" + path + "'");
+  // The length first: a PNG file is never larger than the pixels it may hold (and /dev/zero is not a PNG).
+  f.seekg(0, std::ios::end);
+  const std::streamoff length = f.tellg();
+  f.seekg(0);
+  if (length < 0 || !f) throw TensorboardError("read_png: cannot read '" + path + "' (not a regular file)");
+  if (static_cast<std::uint64_t>(length) > kMaxPngPixelBytes)
+    throw TensorboardError("read_png: '" + path + "' is larger than 1 GiB (" + std::to_string(length) + " bytes)");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(length));
+  if (length > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), length))
+    throw TensorboardError("read_png: cannot read '" + path + "'");
   return decode_png(bytes, "'" + path + "'");
 }
 

@@ -11,6 +11,7 @@
 #include "actlab/tensorboard/png.h"
 #include "cli/cli_test_util.h"
 #include "lab/synthetic_data.h"
+#include "tensorboard/png_test_util.h"
 
 using namespace actlab;
 using actlab::testing::run_cli;
@@ -102,6 +103,7 @@ std::map<std::string, std::string> make_inputs(const TempDir& dir) {
   tensorboard::write_png(dir / "good.png", pixels, 16, 16, 1);
   std::string png = read_bytes(dir / "good.png");
   write_bytes(path("png_truncated"), png.substr(0, png.size() / 2));
+  write_bytes(path("png_huge"), actlab::testing::png_claiming_size(png, 30000, 30000));
   return in;
 }
 

@@ -156,3 +156,31 @@ TEST(Allocator, ReusesFreedBlocks) {
   AllocatorStats after = allocator_stats();
   EXPECT_EQ(before.system_allocations, after.system_allocations);
 }
+
+// Allocation failure is an actlab::Error with a clear message, never a crash (issue 6). 2^50 bytes is beyond the
+// 47-bit user address space of x86-64 Linux, so the request fails whatever the overcommit setting. (Under
+// AddressSanitizer the test needs ASAN_OPTIONS=allocator_may_return_null=1, which scripts/sanitize.sh sets.)
+TEST(Allocator, AllocationFailureIsAnError) {
+  const AllocatorStats before = allocator_stats();
+  try {
+    Tensor t = empty({int64_t{1} << 48});
+    FAIL() << "allocated 2^50 bytes";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "out of memory: could not allocate 1125899906842624 bytes for a tensor");
+  }
+  EXPECT_EQ(allocator_stats().allocated_bytes, before.allocated_bytes);
+  Tensor small = ones({3});  // the allocator still works
+  EXPECT_EQ(small.sum().item<float>(), 3.0f);
+}
+
+// A shape whose byte count overflows 64 bits is refused before the allocator's arithmetic can wrap around to a
+// small block (2^61 float64 elements are 2^64 bytes, which is 0 in size_t).
+TEST(Allocator, ByteCountOverflowIsAnError) {
+  try {
+    Tensor t = empty({int64_t{1} << 61}, {kFloat64});
+    FAIL() << "created a tensor of 2^64 bytes";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "out of memory: a tensor of shape [2305843009213693952] needs more than 2^63 bytes");
+  }
+  EXPECT_THROW(empty({int64_t{1} << 31, int64_t{1} << 31}), Error);
+}

@@ -50,6 +50,18 @@ TEST(ActivationSpec, ParsesPyTorchConstructorSyntax) {
   EXPECT_DOUBLE_EQ(nn::parse_activation_spec("LeakyReLU(1e-2,)").get("negative_slope"), 0.01);
 }
 
+// Found by fuzz_spec: an integer parameter beyond int64 was converted from double, which is undefined behaviour.
+TEST(ActivationSpec, IntegersBeyondInt64AreErrors) {
+  try {
+    nn::parse_activation_spec("Softmax(-12222222222222222222222)");
+    FAIL() << "parsed";
+  } catch (const ValueError& e) {
+    EXPECT_STREQ(e.what(), "Softmax: dim is out of range for a 64-bit integer, got '-12222222222222222222222'");
+  }
+  EXPECT_THROW(nn::parse_activation_spec("GLU(dim=9223372036854775808)"), ValueError);
+  EXPECT_EQ(nn::parse_activation_spec("Softmax(dim=9007199254740992)").to_string(), "Softmax(dim=9007199254740992)");
+}
+
 TEST(ActivationSpec, EveryRowParsesByName) {
   for (const auto& row : kernels::kActivationTable) {
     std::string spec(row.name);

@@ -153,6 +153,23 @@ TEST(CheckpointTest, LyingSizesAreRejectedBeforeAllocating) {
   EXPECT_NE(msg.find("is damaged: tensor data extends past the end of the file"), std::string::npos) << msg;
 }
 
+// Found by fuzz_checkpoint: an empty tensor of shape [0, 2^40, 2^40] holds no bytes, so every size check passed,
+// and computing its strides overflowed int64 (undefined behaviour). It is now a clear error.
+TEST(CheckpointTest, EmptyTensorWithOverflowingStrides) {
+  std::vector<unsigned char> bytes = encode_checkpoint({{"x", zeros({0, 2, 2})}});
+  // layout: header 24, count 8, name len 4 + "x", dtype, rank, sizes at 39, 47, 55, data bytes (0) at 63
+  const int64_t huge = int64_t{1} << 40;
+  std::memcpy(bytes.data() + 47, &huge, 8);
+  std::memcpy(bytes.data() + 55, &huge, 8);
+  const uint32_t crc = crc32_for_test(bytes.data(), bytes.size() - 4);
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  std::string msg = error_of<Error>([&] { decode_checkpoint(bytes, "strides.ckpt"); });
+  EXPECT_EQ(msg, "shape [0, 1099511627776, 1099511627776] is too large: its strides overflow");
+  // The same shape from the API.
+  EXPECT_THROW(empty({0, huge, huge}), ValueError);
+  EXPECT_EQ(empty({0, huge}).strides(), (Shape{huge, 1}));  // strides that fit are fine
+}
+
 TEST(CheckpointTest, FailedSaveKeepsExistingFile) {
   ScratchDir d;
   save(sample(), d.file("keep"));

@@ -10,6 +10,7 @@
 #include "actlab/tensorboard/error.h"
 #include "actlab/tensorboard/summary.h"
 #include "event_file_test_util.h"
+#include "png_test_util.h"
 
 namespace actlab::tensorboard {
 namespace {
@@ -96,6 +97,36 @@ TEST(PngTest, ClearErrorsOnBadFiles) {
   { std::ofstream(corrupt, std::ios::binary) << corrupt_bytes; }
   msg = error_of([&] { read_png(corrupt); });
   EXPECT_NE(msg.find("is damaged"), std::string::npos) << msg;
+}
+
+// Sizes in the header are checked against the file before the pixels are allocated (issue 6): a 70-byte file that
+// claims 30000 x 30000 RGBA pixels (3.6 GB) is damaged, and so is one that merely claims more than deflate can
+// unpack from its bytes. A header within what the bytes can hold still reads.
+TEST(PngTest, HeaderSizesAreCheckedAgainstTheFile) {
+  const std::string small = encode_png(std::vector<std::uint8_t>(4, 9), 1, 1, 4);
+  const std::string huge = actlab::testing::png_claiming_size(small, 30000, 30000);
+  const std::string msg = error_of([&] { decode_png(std::span(reinterpret_cast<const std::uint8_t*>(huge.data()), huge.size()), "huge.png"); });
+  EXPECT_EQ(msg, "read_png: huge.png is damaged: its header claims 30000x30000 pixels (3600000000 bytes), more than " +
+                     std::to_string(huge.size()) + " bytes can hold") << msg;
+  // 1032 bytes of pixels per byte of file is the most deflate can give: one pixel more is refused.
+  const std::uint32_t width = static_cast<std::uint32_t>(1032 * small.size() / 4 / 1) + 1;
+  const std::string wide = actlab::testing::png_claiming_size(small, width, 1);
+  EXPECT_NE(error_of([&] { decode_png(std::span(reinterpret_cast<const std::uint8_t*>(wide.data()), wide.size())); })
+                .find("more than"), std::string::npos);
+  // The real 1x1 image reads.
+  EXPECT_EQ(decode_png(std::span(reinterpret_cast<const std::uint8_t*>(small.data()), small.size())).pixels,
+            std::vector<std::uint8_t>(4, 9));
+}
+
+// Found by fuzz_png: libpng allocates an ancillary chunk's declared length before reading it, so a 78-byte file
+// whose iTXt chunk claimed 1.7 GB cost 1.7 GB and seconds of memset. Chunk lengths are checked against the file.
+TEST(PngTest, ChunkLengthsAreCheckedAgainstTheFile) {
+  std::string png = encode_png(std::vector<std::uint8_t>(4, 9), 1, 1, 4);
+  // After the signature (8) and IHDR (8 + 13 + 4): a chunk "iTXt" of length 0x69434350 with nothing behind it.
+  std::string bad = png.substr(0, 33) + std::string("\x69\x43\x43\x50iTXt", 8) + png.substr(33);
+  const std::string msg = error_of([&] { decode_png(std::span(reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size()), "itxt.png"); });
+  EXPECT_EQ(msg, "read_png: itxt.png is damaged: chunk 'iTXt' at byte 33 claims 1766015824 bytes, past the end of the file (" +
+                     std::to_string(bad.size()) + " bytes)") << msg;
 }
 
 TEST(PngTest, EncodeRejectsBadArguments) {

@@ -51,6 +51,11 @@ inline void save(const Checkpoint& ckpt, const std::string& path) { save(ckpt.te
 // "checkpoint PATH is damaged: ..." for a malformed field.
 Checkpoint load(const std::string& path);
 
+// The bytes save() writes, and the reading load() does on a file's bytes (`name` stands for the path in errors).
+std::vector<unsigned char> encode_checkpoint(const StateDict& tensors,
+                                             const std::map<std::string, std::string>& metadata = {});
+Checkpoint decode_checkpoint(const std::vector<unsigned char>& bytes, const std::string& name);
+
 // save(module.state_dict(), path, metadata): parameters then buffers, by dotted name.
 void save_module(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata = {});
 // load(path), then module.load_state_dict(tensors, strict) (of the "model." entries for a training checkpoint): values are copied in place under NoGradGuard, and
