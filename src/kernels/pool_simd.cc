@@ -101,12 +101,12 @@ HWY_EXPORT(MaxPool2x2RowF32);
 void max_pool_2x2(const float* x, float* y, int64_t* idx, int64_t planes, int64_t H, int64_t W, int64_t OH,
                   int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
-  const auto row = HWY_DYNAMIC_DISPATCH(MaxPool2x2RowF32);
 #pragma omp parallel for schedule(static) if (planes * HW > 16384)
   for (int64_t pl = 0; pl < planes; ++pl)
     for (int64_t oh = 0; oh < OH; ++oh) {
       const float* r0 = x + pl * HW + 2 * oh * W;
-      row(r0, r0 + W, y + pl * OHW + oh * OW, idx + pl * OHW + oh * OW, static_cast<size_t>(OW), 2 * oh * W, W);
+      HWY_DYNAMIC_DISPATCH(MaxPool2x2RowF32)(r0, r0 + W, y + pl * OHW + oh * OW, idx + pl * OHW + oh * OW,
+                                             static_cast<size_t>(OW), 2 * oh * W, W);
     }
 }
 }  // namespace actlab::kernels
