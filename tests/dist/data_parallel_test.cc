@@ -220,28 +220,27 @@ double max_param_diff(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+// `args` run by 2 processes under mpirun fails with `message` on its error line.
+static void expect_mpirun_refused(const std::string& args, const std::string& message) {
+  auto r = run_command(mpirun(2) + args);
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("actlab: error: " + message), std::string::npos) << r.out;
+}
+
 TEST(DistCli, MpirunOfABuildWithoutMpiIsRefused) {
   if (dist::built_with_mpi()) GTEST_SKIP() << "this build has MPI";
   if (run_command("command -v mpirun").code != 0) GTEST_SKIP() << "no mpirun on PATH";
   TempDir dir;
-  auto r = run_command(mpirun(2) + "train --model mlp --act ReLU --max-steps 1 --data " + (dir / "none"));
-  EXPECT_NE(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("actlab: error: this actlab was built without MPI (ACTLAB_MPI=OFF) but was started as one "
-                       "of 2 processes"),
-            std::string::npos)
-      << r.out;
+  expect_mpirun_refused("train --model mlp --act ReLU --max-steps 1 --data " + (dir / "none"),
+                        "this actlab was built without MPI (ACTLAB_MPI=OFF) but was started as one of 2 processes");
 }
 
 // Another command under mpirun would run N times over and write the same files: refused, with or without MPI.
 TEST(DistCli, OnlyTrainRunsUnderMpirun) {
   if (std::string(ACTLAB_MPIEXEC).empty() && run_command("command -v mpirun").code != 0)
     GTEST_SKIP() << "no mpirun on PATH";
-  auto r = run_command(mpirun(2) + "list");
-  EXPECT_NE(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("actlab: error: only 'actlab train' runs on several processes; this command was started as "
-                       "one of 2 (mpirun)"),
-            std::string::npos)
-      << r.out;
+  expect_mpirun_refused("list", "only 'actlab train' runs on several processes; this command was started as one of 2 "
+                                "(mpirun)");
 }
 
 // The test: 2 ranks with batch B/2 end where 1 rank with batch B ends, within float rounding; and the test
