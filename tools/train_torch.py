@@ -8,6 +8,10 @@ on the PyTorch side (tools/torch_runtime.py), so page faults do not decide PyTor
 python3-torch; actlab never does.
 
     python3 tools/train_torch.py --actlab build/actlab --model seed-cnn --act ReLU --epochs 3 --threads 2
+
+One run's test accuracy swings by about a point from seed to seed (and epoch to epoch), so the fidelity
+comparison takes several seeds: --seeds 0,1,2,3,4 trains both sides once per seed and prints the means,
+their difference and the standard deviations.
 """
 import argparse
 import gzip
@@ -114,26 +118,51 @@ def main():
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--optimizer", default="sgd")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds; overrides --seed, prints means")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=os.environ.get("ACTLAB_DATA", "/usr/share/datasets/fashion-mnist"))
     ap.add_argument("--skip-actlab", action="store_true")
     a = ap.parse_args()
-    t = train_torch(a)
-    print(f"pytorch {torch.__version__}: test accuracy {t['test_accuracy']:.4f}, "
-          f"{t['train_images_per_second']:.0f} images/s")
-    if a.skip_actlab:
-        return
+    seeds = [int(v) for v in a.seeds.split(",")] if a.seeds else [a.seed]
+    rows = []
+    for seed in seeds:
+        a.seed = seed
+        t = train_torch(a)
+        print(f"seed {seed}: pytorch {torch.__version__}: test accuracy {t['test_accuracy']:.4f}, "
+              f"{t['train_images_per_second']:.0f} images/s", flush=True)
+        if a.skip_actlab:
+            rows.append((t, None))
+            continue
+        r = train_actlab(a)
+        print(f"seed {seed}: actlab: test accuracy {r['test_accuracy']:.4f}, "
+              f"{r['train_images_per_second']:.0f} images/s", flush=True)
+        print(f"seed {seed}: accuracy difference (actlab - pytorch): "
+              f"{100 * (r['test_accuracy'] - t['test_accuracy']):+.2f} points; speed ratio (actlab / pytorch): "
+              f"{r['train_images_per_second'] / t['train_images_per_second']:.2f}x", flush=True)
+        rows.append((t, r))
+    if len(seeds) > 1:
+        def stats(vals):
+            m = sum(vals) / len(vals)
+            sd = (sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
+            return m, sd
+        tm, tsd = stats([t["test_accuracy"] for t, _ in rows])
+        print(f"pytorch over {len(seeds)} seeds: test accuracy mean {tm:.4f} (sd {tsd:.4f})")
+        if not a.skip_actlab:
+            am, asd = stats([r["test_accuracy"] for _, r in rows])
+            print(f"actlab over {len(seeds)} seeds: test accuracy mean {am:.4f} (sd {asd:.4f})")
+            print(f"mean accuracy difference (actlab - pytorch): {100 * (am - tm):+.2f} points; "
+                  f"speed ratio of the means: {sum(r['train_images_per_second'] for _, r in rows) / sum(t['train_images_per_second'] for t, _ in rows):.2f}x")
+
+
+def train_actlab(a):
     with tempfile.TemporaryDirectory() as d:
         m = os.path.join(d, "m.json")
         subprocess.run([a.actlab, "train", "--model", a.model, "--act", a.act, "--epochs", str(a.epochs),
                         "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--momentum", str(a.momentum),
                         "--optimizer", a.optimizer, "--seed", str(a.seed), "--threads", str(a.threads),
-                        "--data", a.data, "--metrics-json", m], check=True, env=torch_runtime.actlab_env())
-        r = json.load(open(m))
-    print(f"actlab: test accuracy {r['test_accuracy']:.4f}, {r['train_images_per_second']:.0f} images/s")
-    print(f"accuracy difference (actlab - pytorch): {100 * (r['test_accuracy'] - t['test_accuracy']):+.2f} points; "
-          f"speed ratio (actlab / pytorch): {r['train_images_per_second'] / t['train_images_per_second']:.2f}x")
-
+                        "--data", a.data, "--metrics-json", m], check=True, env=torch_runtime.actlab_env(),
+                       stdout=subprocess.DEVNULL)
+        return json.load(open(m))
 
 if __name__ == "__main__":
     main()

@@ -116,13 +116,16 @@ int run_train(TrainOptions* opt, const std::shared_ptr<dist::ProcessGroup>& grou
     progress = [&](int64_t e, int64_t b, int64_t n, double loss, double acc, double ips) {
       if (b % 10 == 0 || b == n) draw_progress(e, c.epochs, b, n, loss, acc, ips);
     };
-  lab::TrainResult r = lab::train(*model, train, test, c, progress);
-  if (tty) std::fprintf(stderr, "\n");
-  if (!rank0) return 0;  // every rank has the same model and metrics; rank 0 prints and writes them
-  for (const auto& e : r.history)
+  // Each epoch's line as soon as it is evaluated (a log of a long run shows progress without a terminal).
+  lab::EpochFn on_epoch = [&](const lab::EpochStats& e) {
+    if (tty) std::fprintf(stderr, "\n");  // below the progress bar
     std::printf("epoch %lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s\n",
                 static_cast<long long>(e.epoch), e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy,
                 e.train_seconds, e.images_per_second);
+    std::fflush(stdout);
+  };
+  lab::TrainResult r = lab::train(*model, train, test, c, progress, on_epoch);
+  if (!rank0) return 0;  // every rank has the same model and metrics; rank 0 prints and writes them
   AtomicFileSet files;
   if (!opt->metrics_json.empty()) {
     nlohmann::json history = nlohmann::json::array();

@@ -234,7 +234,7 @@ std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, in
 }
 
 TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const TrainConfig& c,
-                  const ProgressFn& progress) {
+                  const ProgressFn& progress, const EpochFn& on_epoch) {
   if (c.epochs < 1) throw ValueError(detail::concat("--epochs must be at least 1, got ", c.epochs));
   if (c.batch_size < 1) throw ValueError(detail::concat("--batch-size must be at least 1, got ", c.batch_size));
   if (!(c.lr > 0) || !std::isfinite(c.lr)) throw ValueError(detail::concat("--lr must be positive, got ", c.lr));
@@ -458,6 +458,7 @@ TrainResult train(nn::Sequential& model, const Split& tr, const Split& te, const
     es.test_loss = tl;
     es.test_accuracy = ta;
     r.history.push_back(es);
+    if (on_epoch && rank == 0) on_epoch(es);
     if (writer) {
       writer->add_scalar("loss/test", tl, r.steps);
       writer->add_scalar("accuracy/test", ta, r.steps);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -94,6 +95,15 @@ TEST(CliTrain, MetricsJsonAndErrors) {
   EXPECT_GE(m["test_accuracy"].get<double>(), 0.0);
   EXPECT_LE(m["test_accuracy"].get<double>(), 1.0);
   EXPECT_TRUE(std::filesystem::exists(dir / "model.ckpt"));
+  // One line per epoch, printed when the epoch is evaluated (no terminal here), with the JSON's numbers.
+  for (int e = 0; e < 2; ++e) {
+    char acc[32];
+    std::snprintf(acc, sizeof acc, "acc %.4f |", m["history"][e]["train_accuracy"].get<double>());
+    const std::string head = "epoch " + std::to_string(e + 1) + ": train loss ";
+    const size_t at = r.out.find(head);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(acc, at), std::string::npos) << r.out;
+  }
 
   auto bad = run_cli("train --model resnet --act ReLU --data " + dir.path.string());
   EXPECT_NE(bad.code, 0);

@@ -94,6 +94,9 @@ struct TrainResult {
 using ProgressFn = std::function<void(int64_t epoch, int64_t batch, int64_t batches, double loss, double accuracy,
                                       double images_per_second)>;
 
+// Called on rank 0 after each epoch's evaluation, with that epoch's numbers.
+using EpochFn = std::function<void(const EpochStats&)>;
+
 // Normalized images [N, 1, H, W] (ToTensor then Normalize(0.5, 0.5), as the seed does) and int64 labels.
 struct Split {
   Tensor images;
@@ -105,7 +108,7 @@ Split first_rows(const Split& split, int64_t n);
 
 // Trains `model` on `train` and evaluates on `test` after each epoch.
 TrainResult train(nn::Sequential& model, const Split& train_split, const Split& test_split, const TrainConfig& config,
-                  const ProgressFn& progress = nullptr);
+                  const ProgressFn& progress = nullptr, const EpochFn& on_epoch = nullptr);
 
 // Loss and accuracy of `model` (in eval mode, without gradients) over a split, in batches.
 // With a group, each rank evaluates its contiguous part of the split and the sums are all-reduced.
