@@ -37,56 +37,75 @@ HWY_INLINE V EveryOther(D d, V hi, V lo) {
 #endif
 }
 
-// One output row: ow in [0, OW); r0, r1 the window's top and bottom input rows; positions are
-// row0 + 2 ow (+1 for the right column, +W for the bottom row).
-void MaxPool2x2RowF32(const float* r0, const float* r1, float* y, int64_t* idx, size_t OW, int64_t row0,
-                      int64_t W) {
+// Loads the 2n values at p (n <= N outputs: 2n inputs) into lo (the first N) and hi (the next N); lanes
+// past 2n are zero. Reads nothing past p + 2n: masked loads on AVX2 and AVX-512, a copy elsewhere.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void LoadPair(D d, const float* p, size_t n, V& lo, V& hi) {
+  const size_t N = hn::Lanes(d);
+  if (n == N) {
+    lo = hn::LoadU(d, p);
+    hi = hn::LoadU(d, p + N);
+    return;
+  }
+#if HWY_TARGET <= HWY_AVX2
+  const size_t m = 2 * n;
+  lo = hn::MaskedLoad(hn::FirstN(d, m < N ? m : N), d, p);
+  hi = m > N ? hn::MaskedLoad(hn::FirstN(d, m - N), d, p + N) : hn::Zero(d);
+#else
+  HWY_ALIGN float in[2 * kMaxLanes] = {};
+  std::memcpy(in, p, 2 * n * sizeof(float));
+  lo = hn::Load(d, in);
+  hi = hn::Load(d, in + N);
+#endif
+}
+
+// The first n lanes of v to p.
+template <class D, class V>
+HWY_INLINE void StoreFirst(D d, V v, size_t n, hn::TFromD<D>* p) {
+  if (n == hn::Lanes(d)) return hn::StoreU(v, d, p);
+#if HWY_TARGET <= HWY_AVX2
+  hn::BlendedStore(v, hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN hn::TFromD<D> buf[kMaxLanes];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, n * sizeof(hn::TFromD<D>));
+#endif
+}
+
+// One plane: OH x OW windows over an H x W plane (only its first 2 OH rows and 2 OW columns are read).
+// Window (oh, ow) covers positions 2 oh W + 2 ow (+1 for the right column, +W for the bottom row).
+void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, size_t OH, size_t OW, size_t W) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   using VF = hn::Vec<decltype(d)>;
   using VI = hn::Vec<decltype(di)>;
   const size_t N = hn::Lanes(d);
-  HWY_ALIGN float in[3][2 * kMaxLanes];
   HWY_ALIGN int32_t code[kMaxLanes];
-  for (size_t ow = 0; ow < OW; ow += N) {
-    const size_t n = OW - ow < N ? OW - ow : N;  // outputs in this vector
-    const float* p0 = r0 + 2 * ow;
-    const float* p1 = r1 + 2 * ow;
-    VF a0, a1, b0, b1;  // two vectors of each input row
-    if (n == N) {
-      a0 = hn::LoadU(d, p0);
-      a1 = hn::LoadU(d, p0 + N);
-      b0 = hn::LoadU(d, p1);
-      b1 = hn::LoadU(d, p1 + N);
-    } else {  // the row's last, partial vector: only the 2n inputs it owns are read
-      std::memcpy(in[0], p0, 2 * n * sizeof(float));
-      std::memcpy(in[1], p1, 2 * n * sizeof(float));
-      std::memset(in[0] + 2 * n, 0, 2 * (N - n) * sizeof(float));  // lanes past n: computed, not stored
-      std::memset(in[1] + 2 * n, 0, 2 * (N - n) * sizeof(float));
-      a0 = hn::Load(d, in[0]);
-      a1 = hn::Load(d, in[0] + N);
-      b0 = hn::Load(d, in[1]);
-      b1 = hn::Load(d, in[1] + N);
-    }
-    const VF c[4] = {EveryOther<false>(d, a1, a0), EveryOther<true>(d, a1, a0), EveryOther<false>(d, b1, b0),
-                     EveryOther<true>(d, b1, b0)};
-    VF mv = c[0];
-    VI k = hn::Zero(di);
-    for (int j = 1; j < 4; ++j) {
-      const auto t = hn::Or(hn::Gt(c[j], mv), hn::IsNaN(c[j]));
-      mv = hn::IfThenElse(t, c[j], mv);
-      k = hn::IfThenElse(hn::RebindMask(di, t), hn::Set(di, j), k);
-    }
-    hn::Store(k, di, code);
-    if (n == N) {
-      hn::StoreU(mv, d, y + ow);
-    } else {
-      hn::Store(mv, d, in[2]);
-      std::memcpy(y + ow, in[2], n * sizeof(float));
-    }
-    for (size_t l = 0; l < n; ++l) {
-      const int64_t kk = code[l];
-      idx[ow + l] = row0 + 2 * static_cast<int64_t>(ow + l) + (kk & 1) + (kk >> 1) * W;
+  for (size_t oh = 0; oh < OH; ++oh) {
+    const float* r0 = x + 2 * oh * W;
+    float* yr = y + oh * OW;
+    int64_t* ir = idx + oh * OW;
+    const int64_t row0 = static_cast<int64_t>(2 * oh * W), w = static_cast<int64_t>(W);
+    for (size_t ow = 0; ow < OW; ow += N) {
+      const size_t n = OW - ow < N ? OW - ow : N;  // outputs in this vector
+      VF a0, a1, b0, b1;  // two vectors of each input row
+      LoadPair(d, r0 + 2 * ow, n, a0, a1);
+      LoadPair(d, r0 + W + 2 * ow, n, b0, b1);
+      const VF c[4] = {EveryOther<false>(d, a1, a0), EveryOther<true>(d, a1, a0), EveryOther<false>(d, b1, b0),
+                       EveryOther<true>(d, b1, b0)};
+      VF mv = c[0];
+      VI k = hn::Zero(di);
+      for (int j = 1; j < 4; ++j) {
+        const auto t = hn::Or(hn::Gt(c[j], mv), hn::IsNaN(c[j]));
+        mv = hn::IfThenElse(t, c[j], mv);
+        k = hn::IfThenElse(hn::RebindMask(di, t), hn::Set(di, j), k);
+      }
+      StoreFirst(d, mv, n, yr + ow);
+      hn::Store(k, di, code);
+      for (size_t l = 0; l < n; ++l) {
+        const int64_t kk = code[l];
+        ir[ow + l] = row0 + 2 * static_cast<int64_t>(ow + l) + (kk & 1) + (kk >> 1) * w;
+      }
     }
   }
 }
@@ -96,18 +115,15 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace actlab::kernels {
-HWY_EXPORT(MaxPool2x2RowF32);
+HWY_EXPORT(MaxPool2x2PlaneF32);
 
 void max_pool_2x2(const float* x, float* y, int64_t* idx, int64_t planes, int64_t H, int64_t W, int64_t OH,
                   int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
 #pragma omp parallel for schedule(static) if (planes * HW > 16384)
   for (int64_t pl = 0; pl < planes; ++pl)
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      const float* r0 = x + pl * HW + 2 * oh * W;
-      HWY_DYNAMIC_DISPATCH(MaxPool2x2RowF32)(r0, r0 + W, y + pl * OHW + oh * OW, idx + pl * OHW + oh * OW,
-                                             static_cast<size_t>(OW), 2 * oh * W, W);
-    }
+    HWY_DYNAMIC_DISPATCH(MaxPool2x2PlaneF32)(x + pl * HW, y + pl * OHW, idx + pl * OHW, static_cast<size_t>(OH),
+                                             static_cast<size_t>(OW), static_cast<size_t>(W));
 }
 }  // namespace actlab::kernels
 #endif  // HWY_ONCE

@@ -46,10 +46,48 @@ inline void valid_range(int64_t OW, int64_t W, int64_t sw, int64_t pw, int64_t o
   hi = std::clamp<int64_t>(hi, lo, OW);
 }
 
+// The output rows [lo, hi) whose input row oh*sh - ph + i*dh lies inside [0, H), for kernel row i.
+inline void valid_rows(const ConvGeom& g, int64_t i, int64_t& lo, int64_t& hi) {
+  valid_range(g.OH, g.H, g.sh, g.ph, i * g.dh, lo, hi);
+}
+
 // col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 outside).
 template <class T>
 void im2col(const T* x, T* col, const ConvGeom& g) {
   const int64_t P = g.P();
+  if (g.sh == 1 && g.sw == 1 && g.OW == g.W) {
+    // Unit strides with the output as wide as the input (3x3 with padding 1, 'same'): a kernel offset's row
+    // of col is the input plane shifted by a constant, so the valid rows are one block copy; then the few
+    // columns that wrapped around a row edge (and the rows outside the input) are zeroed.
+    const int64_t W = g.W;
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t i = 0; i < g.kh; ++i) {
+        int64_t rlo, rhi;
+        valid_rows(g, i, rlo, rhi);
+        for (int64_t j = 0; j < g.kw; ++j) {
+          T* row = col + ((c * g.kh + i) * g.kw + j) * P;
+          int64_t lo, hi;
+          valid_range(g.OW, W, 1, g.pw, j * g.dw, lo, hi);
+          if (rhi <= rlo || hi <= lo) {
+            std::fill(row, row + P, T(0));
+            continue;
+          }
+          // col position q = oh*W + ow reads input position q + base of plane c.
+          const T* src = x + c * g.H * W + (i * g.dh - g.ph) * W + (j * g.dw - g.pw);
+          const int64_t first = rlo * W + lo, last = (rhi - 1) * W + hi;  // [first, last) is inside the plane
+          std::fill(row, row + first, T(0));
+          std::memcpy(row + first, src + first, (last - first) * sizeof(T));
+          std::fill(row + last, row + P, T(0));
+          if (lo > 0 || hi < W)
+            for (int64_t oh = rlo; oh < rhi; ++oh) {
+              T* r = row + oh * W;
+              if (oh > rlo) std::fill(r, r + lo, T(0));
+              if (oh + 1 < rhi) std::fill(r + hi, r + W, T(0));
+            }
+        }
+      }
+    return;
+  }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {

@@ -2,6 +2,7 @@
 // golden forward and backward against PyTorch 1.13.1 (tests/golden/layers, made by tools/gen_golden_layers.py)
 // in float32 and float64, float64 finite differences, error messages, printing, initialization.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstring>
@@ -674,8 +675,17 @@ TEST(LayersSeedCnn, ForwardBackwardShapesAndGrads) {
 
 // MaxPool2d(2) on float runs the SIMD kernel (kernels::max_pool_2x2): the same maxima and indices as the
 // generic loop (reference mode) for widths below, at and above the vector width, odd sizes (floor), ties
-// (the first in window order wins) and NaN (a NaN wins and stays), and the same gradient routing.
+// (the first in window order wins) and NaN (a NaN wins and stays), and the same gradient routing; on every
+// SIMD target this CPU runs (the partial last vector of a row is a masked load on AVX2/AVX-512, a copy below).
 TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
+  std::vector<int64_t> targets;
+  for (int64_t t : {int64_t{HWY_AVX3_DL}, int64_t{HWY_AVX3}, int64_t{HWY_AVX2}, int64_t{HWY_SSE4}, int64_t{HWY_SSSE3},
+                    int64_t{HWY_EMU128}, int64_t{HWY_SCALAR}})
+    if (hwy::SupportedTargets() & t) targets.push_back(t);
+  ASSERT_GE(targets.size(), 2u);
+  for (int64_t target : targets) {
+  hwy::SetSupportedTargetsForTest(target);
+  SCOPED_TRACE(hwy::TargetName(target));
   for (auto [h, w] : {std::pair<int64_t, int64_t>{2, 2}, {5, 7}, {28, 28}, {14, 30}, {9, 33}, {6, 64}, {3, 67}}) {
     manual_seed(static_cast<uint64_t>(h * 100 + w));
     Tensor x = randint(-3, 4, {2, 3, h, w}).to(kFloat32);  // small integers: many ties
@@ -698,4 +708,6 @@ TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
     for (size_t i = 0; i < y.size(); ++i)
       ASSERT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << h << "x" << w << " i " << i;
   }
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own targets
 }
