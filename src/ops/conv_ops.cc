@@ -72,11 +72,12 @@ void im2col(const T* x, T* col, const ConvGeom& g) {
             std::fill(row, row + P, T(0));
             continue;
           }
-          // col position q = oh*W + ow reads input position q + base of plane c.
-          const T* src = x + c * g.H * W + (i * g.dh - g.ph) * W + (j * g.dw - g.pw);
-          const int64_t first = rlo * W + lo, last = (rhi - 1) * W + hi;  // [first, last) is inside the plane
+          // col position q = oh*W + ow reads input position q + base of plane c; [first, last) + base lies
+          // inside the plane.
+          const int64_t base = (i * g.dh - g.ph) * W + (j * g.dw - g.pw);
+          const int64_t first = rlo * W + lo, last = (rhi - 1) * W + hi;
           std::fill(row, row + first, T(0));
-          std::memcpy(row + first, src + first, (last - first) * sizeof(T));
+          std::memcpy(row + first, x + c * g.H * W + first + base, (last - first) * sizeof(T));
           std::fill(row + last, row + P, T(0));
           if (lo > 0 || hi < W)
             for (int64_t oh = rlo; oh < rhi; ++oh) {
@@ -114,10 +115,39 @@ void im2col(const T* x, T* col, const ConvGeom& g) {
       }
 }
 
-// The adjoint of im2col: gx[c][ih][iw] += col[...] (gx must start zeroed).
+// The adjoint of im2col: gx[c][ih][iw] += col[...] (gx must start zeroed). Overwrites the entries of col
+// that im2col would have set to 0.
 template <class T>
-void col2im(const T* col, T* gx, const ConvGeom& g) {
+void col2im(T* col, T* gx, const ConvGeom& g) {
   const int64_t P = g.P();
+  if (g.sh == 1 && g.sw == 1 && g.OW == g.W) {
+    // im2col's shifted-plane case: zero the entries that stand for padding, then add the block of valid rows
+    // in one loop (the wrapped-around columns add an exact 0; gx never holds -0.0, as it starts at +0.0).
+    // Every gx element receives its terms in the same order as the row-by-row loop below.
+    const int64_t W = g.W;
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t i = 0; i < g.kh; ++i) {
+        int64_t rlo, rhi;
+        valid_rows(g, i, rlo, rhi);
+        for (int64_t j = 0; j < g.kw; ++j) {
+          T* row = col + ((c * g.kh + i) * g.kw + j) * P;
+          int64_t lo, hi;
+          valid_range(g.OW, W, 1, g.pw, j * g.dw, lo, hi);
+          if (rhi <= rlo || hi <= lo) continue;
+          const int64_t first = rlo * W + lo, last = (rhi - 1) * W + hi;
+          T* __restrict dst = gx + c * g.H * W + first + (i * g.dh - g.ph) * W + (j * g.dw - g.pw);
+          const T* __restrict src = row + first;
+          if (lo > 0 || hi < W)
+            for (int64_t oh = rlo; oh < rhi; ++oh) {
+              T* r = row + oh * W;
+              if (oh > rlo) std::fill(r, r + lo, T(0));
+              if (oh + 1 < rhi) std::fill(r + hi, r + W, T(0));
+            }
+          for (int64_t q = 0; q < last - first; ++q) dst[q] += src[q];
+        }
+      }
+    return;
+  }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
