@@ -683,6 +683,9 @@ TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
                     int64_t{HWY_EMU128}, int64_t{HWY_SCALAR}})
     if (hwy::SupportedTargets() & t) targets.push_back(t);
   ASSERT_GE(targets.size(), 2u);
+  struct RestoreTargets {  // also when an assertion below returns early
+    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
+  } restore;
   for (int64_t target : targets) {
   hwy::SetSupportedTargetsForTest(target);
   SCOPED_TRACE(hwy::TargetName(target));
@@ -709,5 +712,4 @@ TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
       ASSERT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << h << "x" << w << " i " << i;
   }
   }
-  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own targets
 }
