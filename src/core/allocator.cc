@@ -3,6 +3,7 @@
 // more than most activations themselves (measured: a 64 MB output on new pages runs at a third of the
 // speed of one on reused pages).
 #include <cstdlib>
+#include <iterator>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -46,8 +47,13 @@ void* allocate(size_t nbytes) {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.free_blocks.find(cls);
-    if (it != c.free_blocks.end()) {
+    // The most recently freed block of the class: its pages are the likeliest to be in the caches and the
+    // TLB. (multimap::find gave the oldest, so a loop that allocated and freed one 64 MB output cycled through
+    // every cached block of that size; 16M-element activations measured after others ran at 0.5-0.6 of their
+    // speed, 111-120 GB/s with this order instead of 57-74.)
+    auto range = c.free_blocks.equal_range(cls);
+    if (range.first != range.second) {
+      auto it = std::prev(range.second);
       void* p = it->second;
       c.free_blocks.erase(it);
       c.cached -= cls;

@@ -121,6 +121,18 @@ HWY_INLINE V MinNaN(D d, V c, V x) {
   return hn::IfThenElse(hn::Gt(x, c), c, x);
 #endif
 }
+// m ? g : +0, as a bitwise And with the mask. IfThenElseZero(m, g) lets the compiler fold the load of g into
+// a zero-masking load (AVX-512), and streams read that way ran at 0.4-0.5 of copy bandwidth at 16M elements
+// (Hardtanh backward: 50 GB/s against ReLU's 121 in the same run); the And keeps the load whole.
+template <class D, class V, class M>
+HWY_INLINE V KeepWhere(D d, M m, V g) {
+  return hn::And(hn::VecFromMask(d, m), g);
+}
+// m ? +0 : g, the same way.
+template <class D, class V, class M>
+HWY_INLINE V KeepUnless(D d, M m, V g) {
+  return hn::AndNot(hn::VecFromMask(d, m), g);
+}
 // r = x - q ln2 and kf (see above).
 template <class D, class V>
 HWY_INLINE V ExpReduceQ(D d, V x, V& kf) {
@@ -291,7 +303,7 @@ struct OpReLU {
   explicit OpReLU(const ParamValues&) {}
   // x < 0 ? 0 : x: NaN and -0.0 pass through, as clamp_min.
   HWY_INLINE VF Fwd(DF d, VF x) const { return hn::IfThenZeroElse(hn::Lt(x, hn::Zero(d)), x); }
-  HWY_INLINE VF Bwd(DF d, VF g, VF s) const { return hn::IfThenZeroElse(hn::Le(s, hn::Zero(d)), g); }
+  HWY_INLINE VF Bwd(DF d, VF g, VF s) const { return KeepUnless(d, hn::Le(s, hn::Zero(d)), g); }
 };
 
 struct OpLeakyReLU {
@@ -545,7 +557,7 @@ struct OpSoftshrink {
   }
   // (x < -l || x > l) ? g : 0; 0 at NaN.
   HWY_INLINE VF Bwd(DF d, VF g, VF x) const {
-    return hn::IfThenElseZero(hn::Or(hn::Lt(x, hn::Set(d, lt)), hn::Gt(x, hn::Set(d, gt))), g);
+    return KeepWhere(d, hn::Or(hn::Lt(x, hn::Set(d, lt)), hn::Gt(x, hn::Set(d, gt))), g);
   }
 };
 
@@ -557,7 +569,7 @@ struct OpHardshrink {
     return hn::IfThenZeroElse(hn::And(hn::Ge(x, hn::Set(d, ge)), hn::Le(x, hn::Set(d, le))), x);
   }
   HWY_INLINE VF Bwd(DF d, VF g, VF x) const {
-    return hn::IfThenElseZero(hn::Or(hn::Lt(x, hn::Set(d, lt)), hn::Gt(x, hn::Set(d, gt))), g);
+    return KeepWhere(d, hn::Or(hn::Lt(x, hn::Set(d, lt)), hn::Gt(x, hn::Set(d, gt))), g);
   }
 };
 
@@ -589,7 +601,7 @@ struct OpClamp {
   }
   HWY_INLINE VF Bwd(DF d, VF g, VF s) const {
     // (lo < s < hi) ? g : 0: 0 at the bounds and at NaN.
-    return hn::IfThenElseZero(hn::And(hn::Gt(s, hn::Set(d, s_gt)), hn::Lt(s, hn::Set(d, s_lt))), g);
+    return KeepWhere(d, hn::And(hn::Gt(s, hn::Set(d, s_gt)), hn::Lt(s, hn::Set(d, s_lt))), g);
   }
 };
 
@@ -641,7 +653,7 @@ struct OpThreshold {
   float le, value;
   explicit OpThreshold(const ParamValues& p) : le(FDown(p[0])), value(static_cast<float>(p[1])) {}
   HWY_INLINE VF Fwd(DF d, VF x) const { return hn::IfThenElse(hn::Le(x, hn::Set(d, le)), hn::Set(d, value), x); }
-  HWY_INLINE VF Bwd(DF d, VF g, VF x) const { return hn::IfThenZeroElse(hn::Le(x, hn::Set(d, le)), g); }
+  HWY_INLINE VF Bwd(DF d, VF g, VF x) const { return KeepUnless(d, hn::Le(x, hn::Set(d, le)), g); }
 };
 
 // ---- loops -------------------------------------------------------------------------------------------

@@ -157,6 +157,32 @@ TEST(Allocator, ReusesFreedBlocks) {
   EXPECT_EQ(before.system_allocations, after.system_allocations);
 }
 
+// The block freed last is handed out first: a loop that allocates and frees one large output keeps reusing
+// the same (warm) block instead of cycling through every cached block of its size.
+TEST(Allocator, ReusesTheMostRecentlyFreedBlock) {
+  const void* second;
+  {
+    Tensor a = empty({3 << 20});
+    Tensor b = empty({3 << 20});
+    second = b.raw_data();
+  }  // b is destroyed before a: a's block is the most recently freed
+  {
+    Tensor c = empty({3 << 20});
+    Tensor d = empty({3 << 20});
+    EXPECT_NE(c.raw_data(), second);  // c takes a's block, freed after b's
+    EXPECT_EQ(d.raw_data(), second);
+  }
+  const void* first;
+  {
+    Tensor e = empty({3 << 20});
+    first = e.raw_data();
+  }
+  for (int i = 0; i < 3; ++i) {
+    Tensor f = empty({3 << 20});
+    EXPECT_EQ(f.raw_data(), first);
+  }
+}
+
 // Allocation failure is an actlab::Error with a clear message, never a crash (issue 6). 2^50 bytes is beyond the
 // 47-bit user address space of x86-64 Linux, so the request fails whatever the overcommit setting. (Under
 // AddressSanitizer the test needs ASAN_OPTIONS=allocator_may_return_null=1, which scripts/sanitize.sh sets.)
