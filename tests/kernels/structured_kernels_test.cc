@@ -213,10 +213,11 @@ TEST(KernelGlu, ExtremeGates) {
 // Softmax-family rows in float against long double: log_softmax within 4 ulp plus the exp error of the
 // non-maximal terms (2^-23 (1 - p_max)), softmax within 4 ulp; backward within 4 ulp of the result plus
 // 2^-23 |y| (|g| + |sum(g y)|), the rounding of g - sum(g y) that any float evaluation has. inner = 1 runs
-// the row kernels; inner > 1 the column kernels (13 and 40: whole vectors and a padded tail on every target).
+// the row kernels; inner > 1 the column kernels (13 and 40: whole vectors and a padded tail on every target;
+// dim <= 8 keeps the rows in registers, 9 and up makes three passes).
 TEST(KernelSoftmax, FloatAccuracy) {
   for (int64_t inner : {1, 13, 40})
-    for (int64_t dim : {3, 16, 256, 1000}) {
+    for (int64_t dim : {3, 8, 9, 16, 256, 1000}) {
       const int64_t outer = inner == 1 ? 16 : 2;
       const size_t n = static_cast<size_t>(outer * dim * inner);
       const auto x = to_float(rand_vec(n, static_cast<uint32_t>(dim + inner) + 100, -4, 4));
