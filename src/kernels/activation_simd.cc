@@ -850,6 +850,12 @@ struct SoftmaxGradSum {
     acc.Add(p);
     perr = hn::Add(perr, TwoProdErrF(d, gv, yv, p));
   }
+  // The lane sums as hi + lo (Fast2Sum: |s| >= |c + perr| up to rounding).
+  HWY_INLINE void HiLo(VF& hi, VF& lo) const {
+    const VF cc = hn::Add(acc.c, perr);
+    hi = hn::Add(acc.s, cc);
+    lo = hn::Sub(cc, hn::Sub(hi, acc.s));
+  }
 };
 // gx from g, y and the sum as hi + lo.
 HWY_INLINE VF SoftmaxGradF(DF d, int kind, VF gv, VF yv, VF shi, VF slo) {
@@ -982,10 +988,8 @@ void SoftmaxBackwardColBlockF32(int kind, const float* g, const float* y, float*
   const DF d;
   SoftmaxGradSum sum(d);
   for (size_t k = 0; k < dim; ++k) sum.Add(d, kind, hn::LoadU(d, g + k * stride), hn::LoadU(d, y + k * stride));
-  // The lane sums as hi + lo (Fast2Sum: |s| >= |c + perr| up to rounding).
-  const VF cc = hn::Add(sum.acc.c, sum.perr);
-  const VF shi = hn::Add(sum.acc.s, cc);
-  const VF slo = hn::Sub(cc, hn::Sub(shi, sum.acc.s));
+  VF shi, slo;
+  sum.HiLo(shi, slo);
   for (size_t k = 0; k < dim; ++k)
     hn::StoreU(SoftmaxGradF(d, kind, hn::LoadU(d, g + k * stride), hn::LoadU(d, y + k * stride), shi, slo), d,
                gx + k * stride);
