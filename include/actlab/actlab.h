@@ -22,6 +22,7 @@
 #include "actlab/nn/activation.h"
 #include "actlab/nn/checkpoint.h"
 #include "actlab/nn/functional.h"
+#include "actlab/nn/fusion.h"
 #include "actlab/nn/init.h"
 #include "actlab/nn/layers.h"
 #include "actlab/nn/loss.h"

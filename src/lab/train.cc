@@ -15,6 +15,7 @@
 #include "actlab/nn/activation.h"
 #include "actlab/nn/anomaly.h"
 #include "actlab/nn/checkpoint.h"
+#include "actlab/nn/fusion.h"
 #include "actlab/nn/init.h"
 #include "actlab/nn/layers.h"
 #include "actlab/nn/loss.h"
@@ -210,6 +211,8 @@ std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, in
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard ng;
+  // Conv2d + BatchNorm2d pairs folded into one convolution (pairs with hooks stay as they are).
+  std::shared_ptr<nn::Sequential> fused = nn::utils::fuse_conv_bn_eval(model);
   int64_t n = split.images.sizes()[0];
   double loss_sum = 0;
   int64_t correct = 0;
@@ -219,7 +222,7 @@ std::pair<double, double> evaluate(nn::Sequential& model, const Split& split, in
     int64_t len = std::min(batch_size, end - start);
     Tensor x = split.images.narrow(0, start, len);
     Tensor y = split.labels.narrow(0, start, len);
-    Tensor out = model(x);
+    Tensor out = (*fused)(x);
     loss_sum += nn::functional::cross_entropy(out, y, {.reduction = "sum"}).item<double>();
     correct += (out.argmax(1) == y).sum().item<int64_t>();
   }

@@ -204,6 +204,14 @@ RemovableHandle Module::register_full_backward_hook(BackwardHook hook, bool prep
   return make_handle(hooks_, &Hooks::backward, hooks_->backward.add(std::move(hook), prepend));
 }
 
+bool Module::has_hooks() const {
+  const GlobalHooks& g = *global_hooks();
+  const Hooks& h = *hooks_;
+  return !g.forward_pre.items.empty() || !h.forward_pre.items.empty() || !g.forward.items.empty() ||
+         !h.forward.items.empty() || !g.backward_pre.items.empty() || !h.backward_pre.items.empty() ||
+         !g.backward.items.empty() || !h.backward.items.empty();
+}
+
 Tensor Module::operator()(const Tensor& x) {
   const GlobalHooks& g = *global_hooks();
   const Hooks& h = *hooks_;

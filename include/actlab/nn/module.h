@@ -134,6 +134,9 @@ class Module {
   // Shape mismatches are always errors. Returns the missing and unexpected keys (when not strict).
   IncompatibleKeys load_state_dict(const StateDict& state, bool strict = true);
 
+  // Whether any hook would run around this module's forward or backward: its own or a global one.
+  bool has_hooks() const;
+
   // ---- hooks (see the signatures above). prepend: run before the hooks already registered. ----------------
   RemovableHandle register_forward_pre_hook(ForwardPreHook hook, bool prepend = false);
   RemovableHandle register_forward_hook(ForwardHook hook, bool prepend = false);
