@@ -49,8 +49,7 @@ void* allocate(size_t nbytes) {
     std::lock_guard<std::mutex> lock(c.mu);
     // The most recently freed block of the class: its pages are the likeliest to be in the caches and the
     // TLB. (multimap::find gave the oldest, so a loop that allocated and freed one 64 MB output cycled through
-    // every cached block of that size; 16M-element activations measured after others ran at 0.5-0.6 of their
-    // speed, 111-120 GB/s with this order instead of 57-74.)
+    // every cached block of that size; see the README's session-4 measurements.)
     auto range = c.free_blocks.equal_range(cls);
     if (range.first != range.second) {
       auto it = std::prev(range.second);
