@@ -46,47 +46,63 @@ inline void valid_range(int64_t OW, int64_t W, int64_t sw, int64_t pw, int64_t o
   hi = std::clamp<int64_t>(hi, lo, OW);
 }
 
-// The output rows [lo, hi) whose input row oh*sh - ph + i*dh lies inside [0, H), for kernel row i.
-inline void valid_rows(const ConvGeom& g, int64_t i, int64_t& lo, int64_t& hi) {
-  valid_range(g.OH, g.H, g.sh, g.ph, i * g.dh, lo, hi);
+// Unit strides with the output as wide as the input (3x3 with padding 1, 'same'): row r = (c*kh + i)*kw + j
+// of col is then the input plane c shifted by a constant, and its valid entries are one block.
+inline bool shifted_plane(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.OW == g.W; }
+
+// For shifted_plane(g): calls f(ShiftedRow) for every row r of col, where col positions [first, last) of
+// the row correspond to input positions [in, in + last - first), both inside the plane (first == last: the
+// row is all padding). Positions of the block in columns outside the row's valid range
+// [lo, hi) wrapped around a row edge; zero_wrapped clears them.
+struct ShiftedRow {
+  int64_t r, first, last, in;  // in: index into x (or gx) of the element at col position first
+  int64_t rlo, rhi, lo, hi;    // valid output rows and columns
+};
+template <class F>
+void for_each_shifted_row(const ConvGeom& g, F&& f) {
+  const int64_t W = g.W;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i) {
+      int64_t rlo, rhi;
+      valid_range(g.OH, g.H, 1, g.ph, i * g.dh, rlo, rhi);
+      for (int64_t j = 0; j < g.kw; ++j) {
+        int64_t lo, hi;
+        valid_range(g.OW, W, 1, g.pw, j * g.dw, lo, hi);
+        const int64_t r = (c * g.kh + i) * g.kw + j;
+        if (rhi <= rlo || hi <= lo) {
+          f(ShiftedRow{r, 0, 0, 0, rlo, rhi, lo, hi});
+          continue;
+        }
+        const int64_t first = rlo * W + lo, last = (rhi - 1) * W + hi;
+        f(ShiftedRow{r, first, last, c * g.H * W + first + (i * g.dh - g.ph) * W + (j * g.dw - g.pw), rlo, rhi, lo, hi});
+      }
+    }
+}
+
+// Zeroes the entries of a shifted row's block that lie outside its valid columns (they wrapped around).
+template <class T>
+void zero_wrapped(T* row, int64_t W, const ShiftedRow& s) {
+  if (s.lo == 0 && s.hi == W) return;
+  for (int64_t oh = s.rlo; oh < s.rhi; ++oh) {
+    T* rr = row + oh * W;
+    if (oh > s.rlo) std::fill(rr, rr + s.lo, T(0));
+    if (oh + 1 < s.rhi) std::fill(rr + s.hi, rr + W, T(0));
+  }
 }
 
 // col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 outside).
 template <class T>
 void im2col(const T* x, T* col, const ConvGeom& g) {
   const int64_t P = g.P();
-  if (g.sh == 1 && g.sw == 1 && g.OW == g.W) {
-    // Unit strides with the output as wide as the input (3x3 with padding 1, 'same'): a kernel offset's row
-    // of col is the input plane shifted by a constant, so the valid rows are one block copy; then the few
-    // columns that wrapped around a row edge (and the rows outside the input) are zeroed.
-    const int64_t W = g.W;
-    for (int64_t c = 0; c < g.C; ++c)
-      for (int64_t i = 0; i < g.kh; ++i) {
-        int64_t rlo, rhi;
-        valid_rows(g, i, rlo, rhi);
-        for (int64_t j = 0; j < g.kw; ++j) {
-          T* row = col + ((c * g.kh + i) * g.kw + j) * P;
-          int64_t lo, hi;
-          valid_range(g.OW, W, 1, g.pw, j * g.dw, lo, hi);
-          if (rhi <= rlo || hi <= lo) {
-            std::fill(row, row + P, T(0));
-            continue;
-          }
-          // col position q = oh*W + ow reads input position q + base of plane c; [first, last) + base lies
-          // inside the plane.
-          const int64_t base = (i * g.dh - g.ph) * W + (j * g.dw - g.pw);
-          const int64_t first = rlo * W + lo, last = (rhi - 1) * W + hi;
-          std::fill(row, row + first, T(0));
-          std::memcpy(row + first, x + c * g.H * W + first + base, (last - first) * sizeof(T));
-          std::fill(row + last, row + P, T(0));
-          if (lo > 0 || hi < W)
-            for (int64_t oh = rlo; oh < rhi; ++oh) {
-              T* r = row + oh * W;
-              if (oh > rlo) std::fill(r, r + lo, T(0));
-              if (oh + 1 < rhi) std::fill(r + hi, r + W, T(0));
-            }
-        }
-      }
+  if (shifted_plane(g)) {
+    // The valid rows as one block copy, then the wrapped columns and the rows outside the input zeroed.
+    for_each_shifted_row(g, [&](const ShiftedRow& s) {
+      T* row = col + s.r * P;
+      std::fill(row, row + s.first, T(0));
+      std::memcpy(row + s.first, x + s.in, (s.last - s.first) * sizeof(T));
+      std::fill(row + s.last, row + P, T(0));
+      zero_wrapped(row, g.W, s);
+    });
     return;
   }
   for (int64_t c = 0; c < g.C; ++c)
@@ -120,32 +136,18 @@ void im2col(const T* x, T* col, const ConvGeom& g) {
 template <class T>
 void col2im(T* col, T* gx, const ConvGeom& g) {
   const int64_t P = g.P();
-  if (g.sh == 1 && g.sw == 1 && g.OW == g.W) {
-    // im2col's shifted-plane case: zero the entries that stand for padding, then add the block of valid rows
-    // in one loop (the wrapped-around columns add an exact 0; gx never holds -0.0, as it starts at +0.0).
-    // Every gx element receives its terms in the same order as the row-by-row loop below.
-    const int64_t W = g.W;
-    for (int64_t c = 0; c < g.C; ++c)
-      for (int64_t i = 0; i < g.kh; ++i) {
-        int64_t rlo, rhi;
-        valid_rows(g, i, rlo, rhi);
-        for (int64_t j = 0; j < g.kw; ++j) {
-          T* row = col + ((c * g.kh + i) * g.kw + j) * P;
-          int64_t lo, hi;
-          valid_range(g.OW, W, 1, g.pw, j * g.dw, lo, hi);
-          if (rhi <= rlo || hi <= lo) continue;
-          const int64_t first = rlo * W + lo, last = (rhi - 1) * W + hi;
-          T* __restrict dst = gx + c * g.H * W + first + (i * g.dh - g.ph) * W + (j * g.dw - g.pw);
-          const T* __restrict src = row + first;
-          if (lo > 0 || hi < W)
-            for (int64_t oh = rlo; oh < rhi; ++oh) {
-              T* r = row + oh * W;
-              if (oh > rlo) std::fill(r, r + lo, T(0));
-              if (oh + 1 < rhi) std::fill(r + hi, r + W, T(0));
-            }
-          for (int64_t q = 0; q < last - first; ++q) dst[q] += src[q];
-        }
-      }
+  if (shifted_plane(g)) {
+    // Zero the entries that stand for padding, then add the block of valid rows in one loop (the wrapped
+    // columns add an exact 0; gx never holds -0.0, as it starts at +0.0). Every gx element receives its terms
+    // in the same order as the row-by-row loop below.
+    for_each_shifted_row(g, [&](const ShiftedRow& s) {
+      if (s.first == s.last) return;
+      T* row = col + s.r * P;
+      zero_wrapped(row, g.W, s);
+      T* __restrict dst = gx + s.in;
+      const T* __restrict src = row + s.first;
+      for (int64_t q = 0; q < s.last - s.first; ++q) dst[q] += src[q];
+    });
     return;
   }
   for (int64_t c = 0; c < g.C; ++c)
