@@ -5,6 +5,7 @@
 
 #include "actlab/core/tensor_impl.h"
 #include "core/dispatch.h"
+#include "core/parallel.h"
 
 namespace actlab {
 
@@ -286,8 +287,9 @@ Tensor randn_like(const Tensor& t) { return randn(t.sizes(), {t.dtype()}); }
 // ---- threads ------------------------------------------------------------------------------------------
 void set_num_threads(int n) {
   if (n < 1) throw ValueError(detail::concat("number of threads must be positive, got ", n));
-  omp_set_num_threads(n);
+  omp_set_num_threads(n);  // oneDNN's GEMMs called outside the pool's jobs
+  detail::set_max_threads(n);
 }
-int get_num_threads() { return omp_get_max_threads(); }
+int get_num_threads() { return detail::max_threads(); }
 
 }  // namespace actlab

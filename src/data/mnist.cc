@@ -1,4 +1,5 @@
 #include "actlab/data/mnist.h"
+#include "core/parallel.h"
 
 #include <sys/stat.h>
 
@@ -99,8 +100,9 @@ Tensor FashionMNIST::images_as_float() const {
   float lut[256];
   for (int v = 0; v < 256; ++v) lut[v] = static_cast<float>(v) / 255.0f;
   const uint8_t* src = images_.data();
-#pragma omp parallel for schedule(static) if (total > (1 << 20))
-  for (size_t k = 0; k < total; ++k) p[k] = lut[src[k]];
+  detail::parallel_blocks(static_cast<int64_t>(total), total > (1 << 20), [&](int64_t b, int64_t e, int) {
+    for (int64_t k = b; k < e; ++k) p[k] = lut[src[k]];
+  });
   return t;
 }
 

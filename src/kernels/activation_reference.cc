@@ -1,9 +1,7 @@
-// Pointwise activation entry points: the SIMD path for float (split across OpenMP threads for large
+// Pointwise activation entry points: the SIMD path for float (split across the pool's threads for large
 // arrays), and the scalar reference from the activation table for double and for reference mode.
 #include <algorithm>
 #include <cstdint>
-
-#include <omp.h>
 
 #include "kernels/activation_kernels.h"
 #include "kernels/parallel.h"

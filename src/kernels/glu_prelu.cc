@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/parallel.h"
 #include "kernels/activation_kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
@@ -15,18 +16,16 @@ namespace {
 // For outer slice o: a = x + o * 2m, b = a + m, out = y + o * m, with m = half * inner.
 template <class T>
 void glu_forward_scalar(const T* x, T* y, int64_t outer, int64_t m) {
-#pragma omp parallel for schedule(static) if (outer > 1 && outer * m >= kParallelThreshold)
-  for (int64_t o = 0; o < outer; ++o) {
+  detail::parallel_for(outer, outer > 1 && outer * m >= kParallelThreshold, [&](int64_t o, int) {
     const T* a = x + o * 2 * m;
     const T* b = a + m;
     for (int64_t i = 0; i < m; ++i)
       y[o * m + i] = static_cast<T>(static_cast<double>(a[i]) * scalar::sigmoid(static_cast<double>(b[i])));
-  }
+  });
 }
 template <class T>
 void glu_backward_scalar(const T* g, const T* x, T* gi, int64_t outer, int64_t m) {
-#pragma omp parallel for schedule(static) if (outer > 1 && outer * m >= kParallelThreshold)
-  for (int64_t o = 0; o < outer; ++o) {
+  detail::parallel_for(outer, outer > 1 && outer * m >= kParallelThreshold, [&](int64_t o, int) {
     const T* a = x + o * 2 * m;
     const T* b = a + m;
     T* ga = gi + o * 2 * m;
@@ -38,7 +37,7 @@ void glu_backward_scalar(const T* g, const T* x, T* gi, int64_t outer, int64_t m
       // 1 - sigmoid(b) as sigmoid(-b): no cancellation for large b.
       gb[i] = static_cast<T>(gv * static_cast<double>(a[i]) * s * scalar::sigmoid(-static_cast<double>(b[i])));
     }
-  }
+  });
 }
 }  // namespace
 
@@ -46,8 +45,9 @@ void glu_forward(const float* x, float* y, int64_t outer, int64_t half, int64_t 
   const int64_t m = half * inner;
   if (outer <= 0 || m <= 0) return;
   if (reference_kernels()) return glu_forward_scalar(x, y, outer, m);
-#pragma omp parallel for schedule(static) if (outer > 1 && outer * m >= kParallelThreshold)
-  for (int64_t o = 0; o < outer; ++o) internal::simd_glu_forward(x + o * 2 * m, x + o * 2 * m + m, y + o * m, m);
+  detail::parallel_for(outer, outer > 1 && outer * m >= kParallelThreshold, [&](int64_t o, int) {
+    internal::simd_glu_forward(x + o * 2 * m, x + o * 2 * m + m, y + o * m, m);
+  });
 }
 void glu_forward(const double* x, double* y, int64_t outer, int64_t half, int64_t inner) {
   const int64_t m = half * inner;
@@ -58,10 +58,10 @@ void glu_backward(const float* grad_out, const float* x, float* grad_in, int64_t
   const int64_t m = half * inner;
   if (outer <= 0 || m <= 0) return;
   if (reference_kernels()) return glu_backward_scalar(grad_out, x, grad_in, outer, m);
-#pragma omp parallel for schedule(static) if (outer > 1 && outer * m >= kParallelThreshold)
-  for (int64_t o = 0; o < outer; ++o)
+  detail::parallel_for(outer, outer > 1 && outer * m >= kParallelThreshold, [&](int64_t o, int) {
     internal::simd_glu_backward(grad_out + o * m, x + o * 2 * m, x + o * 2 * m + m, grad_in + o * 2 * m,
                                 grad_in + o * 2 * m + m, m);
+  });
 }
 void glu_backward(const double* grad_out, const double* x, double* grad_in, int64_t outer, int64_t half,
                   int64_t inner) {
@@ -84,17 +84,16 @@ void prelu_forward_impl(const T* x, const T* slope, T* y, int64_t outer, int64_t
   if (channels == 1) {  // one slope for everything: a flat loop the threads split evenly
     const T a = slope[0];
     const int64_t n = outer * inner;
-#pragma omp parallel for simd schedule(static) if (par)
-    for (int64_t i = 0; i < n; ++i) y[i] = prelu_value(x[i], a);
+    detail::parallel_blocks(n, par, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) y[i] = prelu_value(x[i], a);
+    });
     return;
   }
-#pragma omp parallel for collapse(2) schedule(static) if (par)
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < channels; ++c) {
-      const T a = slope[c];
-      const int64_t off = (o * channels + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) y[off + i] = prelu_value(x[off + i], a);
-    }
+  detail::parallel_for(outer * channels, par, [&](int64_t r, int) {
+    const T a = slope[r % channels];
+    const int64_t off = r * inner;
+    for (int64_t i = 0; i < inner; ++i) y[off + i] = prelu_value(x[off + i], a);
+  });
 }
 template <class T>
 void prelu_backward_impl(const T* g, const T* x, const T* slope, T* gi, T* gs, int64_t outer, int64_t channels,
@@ -104,19 +103,26 @@ void prelu_backward_impl(const T* g, const T* x, const T* slope, T* gi, T* gs, i
   if (channels == 1) {  // a flat loop with a reduction for the single slope's gradient
     const T a = slope[0];
     const int64_t n = outer * inner;
+    // Summed in fixed blocks, then the blocks in order: the same bits with any thread count.
+    constexpr int64_t kBlock = 16384;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    std::vector<double> part(static_cast<size_t>(blocks), 0.0);
+    detail::parallel_for(blocks, par && blocks > 1, [&](int64_t k, int) {
+      double s = 0.0;
+      for (int64_t i = k * kBlock; i < std::min(n, (k + 1) * kBlock); ++i) {
+        const T v = x[i], gv = g[i];
+        gi[i] = gv * (v > 0 ? T(1) : a);
+        s += static_cast<double>(std::min(v, T(0))) * static_cast<double>(gv);
+      }
+      part[static_cast<size_t>(k)] = s;
+    });
     double s = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s) if (par)
-    for (int64_t i = 0; i < n; ++i) {
-      const T v = x[i], gv = g[i];
-      gi[i] = gv * (v > 0 ? T(1) : a);
-      s += static_cast<double>(std::min(v, T(0))) * static_cast<double>(gv);
-    }
+    for (double v : part) s += v;
     gs[0] = static_cast<T>(s);
     return;
   }
   // Per channel sums in double; the channel loop is the parallel one so no reduction races.
-#pragma omp parallel for schedule(static) if (par && channels > 1)
-  for (int64_t c = 0; c < channels; ++c) {
+  detail::parallel_for(channels, par && channels > 1, [&](int64_t c, int) {
     const T a = slope[c];
     double s = 0.0;
     for (int64_t o = 0; o < outer; ++o) {
@@ -128,7 +134,7 @@ void prelu_backward_impl(const T* g, const T* x, const T* slope, T* gi, T* gs, i
       }
     }
     acc[static_cast<size_t>(c)] = s;
-  }
+  });
   for (int64_t c = 0; c < channels; ++c) gs[c] = static_cast<T>(acc[static_cast<size_t>(c)]);
 }
 }  // namespace
@@ -141,19 +147,18 @@ namespace {
 constexpr int64_t kPreluBlock = 16384;
 constexpr int64_t kMinSimdRun = 16;
 
-// Calls f(run, begin, length, channel) for every run, over the OpenMP threads when the tensor is large.
+// Calls f(run, begin, length, channel) for every run, over the threads when the tensor is large.
 template <class F>
 void for_each_prelu_run(int64_t outer, int64_t channels, int64_t inner, F&& f) {
   const int64_t n = outer * channels * inner;
   const int64_t runs = channels == 1 ? (n + kPreluBlock - 1) / kPreluBlock : outer * channels;
-#pragma omp parallel for schedule(static) if (runs > 1 && n >= kParallelThreshold)
-  for (int64_t r = 0; r < runs; ++r) {
+  detail::parallel_for(runs, runs > 1 && n >= kParallelThreshold, [&](int64_t r, int) {
     if (channels == 1) {
       f(r, r * kPreluBlock, std::min(kPreluBlock, n - r * kPreluBlock), int64_t{0});
     } else {
       f(r, r * inner, inner, r % channels);
     }
-  }
+  });
 }
 bool prelu_simd(int64_t channels, int64_t inner) {
   return !reference_kernels() && (channels == 1 || inner >= kMinSimdRun);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/parallel.h"
 #include "kernels/pool_kernels.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -120,10 +121,10 @@ HWY_EXPORT(MaxPool2x2PlaneF32);
 void max_pool_2x2(const float* x, float* y, int64_t* idx, int64_t planes, int64_t H, int64_t W, int64_t OH,
                   int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
-#pragma omp parallel for schedule(static) if (planes * HW > 16384)
-  for (int64_t pl = 0; pl < planes; ++pl)
+  detail::parallel_for(planes, planes * HW > 16384, [&](int64_t pl, int) {
     HWY_DYNAMIC_DISPATCH(MaxPool2x2PlaneF32)(x + pl * HW, y + pl * OHW, idx + pl * OHW, static_cast<size_t>(OH),
                                              static_cast<size_t>(OW), static_cast<size_t>(W));
+  });
 }
 }  // namespace actlab::kernels
 #endif  // HWY_ONCE

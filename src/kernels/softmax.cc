@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/parallel.h"
 #include "kernels/activation_kernels.h"
 #include "kernels/simd.h"
 
@@ -66,25 +67,20 @@ bool parallel(int64_t outer, int64_t dim, int64_t inner) {
 
 template <class T>
 void scalar_forward(SoftmaxKind kind, const T* x, T* y, int64_t outer, int64_t dim, int64_t inner) {
-#pragma omp parallel if (parallel(outer, dim, inner))
-  {
+  detail::parallel_blocks(outer, parallel(outer, dim, inner), [&](int64_t b, int64_t e, int) {
     std::vector<double> mx, sum;
-#pragma omp for schedule(static)
-    for (int64_t o = 0; o < outer; ++o)
-      softmax_slice(kind, x + o * dim * inner, y + o * dim * inner, dim, inner, mx, sum);
-  }
+    for (int64_t o = b; o < e; ++o) softmax_slice(kind, x + o * dim * inner, y + o * dim * inner, dim, inner, mx, sum);
+  });
 }
 template <class T>
 void scalar_backward(SoftmaxKind kind, const T* g, const T* y, T* gx, int64_t outer, int64_t dim, int64_t inner) {
-#pragma omp parallel if (parallel(outer, dim, inner))
-  {
+  detail::parallel_blocks(outer, parallel(outer, dim, inner), [&](int64_t b, int64_t e, int) {
     std::vector<double> acc;
-#pragma omp for schedule(static)
-    for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t o = b; o < e; ++o) {
       const int64_t off = o * dim * inner;
       softmax_backward_slice(kind, g + off, y + off, gx + off, dim, inner, acc);
     }
-  }
+  });
 }
 
 // inner > 1: the columns of each outer slice in strips of up to kStrip; threads take (slice, strip) pairs,
@@ -93,11 +89,16 @@ constexpr int64_t kStrip = 512;
 template <class F>
 void for_each_strip(int64_t outer, int64_t dim, int64_t inner, F&& f) {
   const int64_t strips = (inner + kStrip - 1) / kStrip, tasks = outer * strips;
-#pragma omp parallel for schedule(static) if (tasks > 1 && outer * dim * inner >= kParallelThreshold)
-  for (int64_t t = 0; t < tasks; ++t) {
+  detail::parallel_for(tasks, tasks > 1 && outer * dim * inner >= kParallelThreshold, [&](int64_t t, int) {
     const int64_t o = t / strips, i0 = (t % strips) * kStrip;
     f(o * dim * inner + i0, std::min(kStrip, inner - i0));
-  }
+  });
+}
+
+// f(o) for every row o of [outer, dim] (inner == 1).
+template <class F>
+void for_each_row(int64_t outer, int64_t dim, F&& f) {
+  detail::parallel_for(outer, parallel(outer, dim, 1), [&](int64_t o, int) { f(o); });
 }
 }  // namespace
 
@@ -110,8 +111,7 @@ void softmax_forward(SoftmaxKind kind, const float* x, float* y, int64_t outer, 
     });
     return;
   }
-#pragma omp parallel for schedule(static) if (parallel(outer, dim, inner))
-  for (int64_t o = 0; o < outer; ++o) internal::simd_softmax_row(static_cast<int>(kind), x + o * dim, y + o * dim, dim);
+  for_each_row(outer, dim, [&](int64_t o) { internal::simd_softmax_row(static_cast<int>(kind), x + o * dim, y + o * dim, dim); });
 }
 void softmax_forward(SoftmaxKind kind, const double* x, double* y, int64_t outer, int64_t dim, int64_t inner) {
   if (outer <= 0 || dim <= 0 || inner <= 0) return;
@@ -129,10 +129,10 @@ void softmax_backward(SoftmaxKind kind, const float* grad_out, const float* y, f
     });
     return;
   }
-#pragma omp parallel for schedule(static) if (parallel(outer, dim, inner))
-  for (int64_t o = 0; o < outer; ++o)
+  for_each_row(outer, dim, [&](int64_t o) {
     internal::simd_softmax_backward_row(static_cast<int>(kind), grad_out + o * dim, y + o * dim, grad_in + o * dim,
                                         dim);
+  });
 }
 void softmax_backward(SoftmaxKind kind, const double* grad_out, const double* y, double* grad_in, int64_t outer,
                       int64_t dim, int64_t inner) {

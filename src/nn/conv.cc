@@ -6,6 +6,7 @@
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/nn/layers.h"
 #include "actlab/ops/ops.h"
+#include "core/parallel.h"
 #include "ops/elementwise_impl.h"
 
 namespace actlab::nn {
@@ -59,9 +60,9 @@ Tensor pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t
     using T = decltype(tag);
     const T* xp = reinterpret_cast<const T*>(xc.raw_data());
     T* op = reinterpret_cast<T*>(out.raw_data());
-#pragma omp parallel for schedule(static) if (planes * OH * OW > 32768)
-    for (int64_t p = 0; p < planes; ++p)
+    actlab::detail::parallel_for(planes, planes * OH * OW > 32768, [&](int64_t p, int) {
       for (int64_t k = 0; k < OH * OW; ++k) op[p * OH * OW + k] = xp[p * H * W + src[k]];
+    });
   });
   if (autograd::compute_requires_grad({&x})) {
     const char* name = mode == "reflect" ? "ReflectionPad2DBackward0"
@@ -78,9 +79,9 @@ Tensor pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t
             using T = decltype(tag);
             const T* gp = reinterpret_cast<const T*>(gy.raw_data());
             T* xp = reinterpret_cast<T*>(gx.raw_data());
-#pragma omp parallel for schedule(static) if (planes * OH * OW > 32768)
-            for (int64_t p = 0; p < planes; ++p)
+            actlab::detail::parallel_for(planes, planes * OH * OW > 32768, [&](int64_t p, int) {
               for (int64_t k = 0; k < OH * OW; ++k) xp[p * HW + src[k]] += gp[p * OH * OW + k];
+            });
           });
           return {gx};
         },

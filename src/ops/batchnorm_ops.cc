@@ -10,6 +10,7 @@
 #include "actlab/dist/process_group.h"
 #include "actlab/nn/functional_layers.h"
 #include "actlab/ops/ops.h"
+#include "core/parallel.h"
 #include "ops/elementwise_impl.h"
 #include "ops/target_clones.h"
 
@@ -171,23 +172,21 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
       // Two passes as below, each followed by an all-reduce: the sums (and the count), then the squares
       // centered on the global mean.
       std::vector<double> s(C + 1, 0.0);
-#pragma omp parallel for schedule(static) if (M * C > 16384)
-      for (int64_t c = 0; c < C; ++c)
+      detail::parallel_for(C, M * C > 16384, [&](int64_t c, int) {
         for (int64_t n = 0; n < N; ++n) s[c] += lane_sum(xp + (n * C + c) * S, S);
+      });
       s[C] = double(M);
       sync->allreduce_sum(s.data(), s.size());
       M_all = s[C];
       for (int64_t c = 0; c < C; ++c) mean[c] = M_all > 0 ? s[c] / M_all : NAN;
-#pragma omp parallel for schedule(static) if (M * C > 16384)
-      for (int64_t c = 0; c < C; ++c) {
+      detail::parallel_for(C, M * C > 16384, [&](int64_t c, int) {
         var[c] = 0;
         for (int64_t n = 0; n < N; ++n) var[c] += lane_sq_centered(xp + (n * C + c) * S, S, static_cast<T>(mean[c]));
-      }
+      });
       sync->allreduce_sum(var.data(), var.size());
       for (int64_t c = 0; c < C; ++c) var[c] = M_all > 0 ? var[c] / M_all : NAN;
     }
-#pragma omp parallel for schedule(static) if (M * C > 16384)
-    for (int64_t c = 0; c < C; ++c) {
+    detail::parallel_for(C, M * C > 16384, [&](int64_t c, int) {
       double mu, is;
       if (synced) {
         mu = mean[c];
@@ -210,7 +209,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
       const T alpha = static_cast<T>(is * (wp ? double(wp[c]) : 1.0));
       const T beta = static_cast<T>((bp ? double(bp[c]) : 0.0) - mu * double(alpha));
       for (int64_t n = 0; n < N; ++n) affine(xp + (n * C + c) * S, yp + (n * C + c) * S, S, alpha, beta);
-    }
+    });
   });
 
   // Running statistics (in place, outside autograd), with the unbiased variance.
@@ -265,17 +264,15 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
             std::vector<double> sums;
             if (synced) {
               sums.assign(2 * C, 0.0);
-#pragma omp parallel for schedule(static) if (M * C > 16384)
-              for (int64_t c = 0; c < C; ++c) {
+              detail::parallel_for(C, M * C > 16384, [&](int64_t c, int) {
                 channel_sums(c, sums[2 * c], sums[2 * c + 1]);
                 // The weight and bias gradients are this rank's; data parallelism averages them.
                 if (gwp) gwp[c] = static_cast<T>(sums[2 * c + 1] * invstd[c]);
                 if (gbp) gbp[c] = static_cast<T>(sums[2 * c]);
-              }
+              });
               if (gxp) sync->allreduce_sum(sums.data(), sums.size());
             }
-#pragma omp parallel for schedule(static) if (M * C > 16384)
-            for (int64_t c = 0; c < C; ++c) {
+            detail::parallel_for(C, M * C > 16384, [&](int64_t c, int) {
               const T mu = static_cast<T>(mean[c]);
               const double is = invstd[c];
               double sg = 0, sgx = 0;
@@ -287,7 +284,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                 if (gwp) gwp[c] = static_cast<T>(sgx * is);
                 if (gbp) gbp[c] = static_cast<T>(sg);
               }
-              if (!gxp) continue;
+              if (!gxp) return;
               const double wc = wp ? double(wp[c]) : 1.0;
               if (use_batch) {
                 // gx = (gy - mean(gy) - (x - mu) * is^2 * mean(gy * (x - mu))) * is * w
@@ -306,7 +303,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                   for (int64_t i = 0; i < S; ++i) o[i] = gr[i] * k;
                 }
               }
-            }
+            });
           });
           return {gx, gw, gb};
         },

@@ -1,8 +1,6 @@
-// F.conv2d forward and backward: im2col + GEMM per image, the images spread over the OpenMP threads (each
+// F.conv2d forward and backward: im2col + GEMM per image, the images spread over the pool's threads (each
 // thread's oneDNN sgemm then runs single-threaded on a column buffer that stays in cache). With fewer
 // images than threads the images run one after another and the GEMMs use the threads instead.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -10,6 +8,7 @@
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/nn/functional_layers.h"
 #include "actlab/ops/ops.h"
+#include "core/parallel.h"
 #include "ops/elementwise_impl.h"
 #include "ops/gemm.h"
 
@@ -172,31 +171,22 @@ void col2im(T* col, T* gx, const ConvGeom& g) {
       }
 }
 
-// Runs body(i, tid) for i in [0, count): over `nthreads` OpenMP threads (static schedule), or serially
-// when nthreads is 1.
+// Runs body(i, tid) for i in [0, count): over `nthreads` pool threads (static blocks), or serially when
+// nthreads is 1.
 template <class F>
 void parallel_items(int64_t count, int nthreads, F&& body) {
-  if (nthreads > 1) {
-#pragma omp parallel num_threads(nthreads)
-    {
-      const int tid = omp_get_thread_num();
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < count; ++i) body(i, tid);
-    }
-  } else {
-    for (int64_t i = 0; i < count; ++i) body(i, 0);
-  }
+  detail::parallel_for(count, nthreads > 1, body, nthreads);
 }
 
-// Runs body(n, tid) for every image: over the OpenMP threads when there are at least as many images as
-// threads (GEMMs inside then run single-threaded), else serially (GEMMs use the threads).
+// Runs body(n, tid) for every image: over the pool's threads when there are at least as many images as
+// threads (GEMMs inside then run single-threaded), else serially (GEMMs use oneDNN's OpenMP threads).
 template <class F>
 void for_each_image(int64_t N, int nthreads, F&& body) {
   parallel_items(N, N >= nthreads ? nthreads : 1, body);
 }
 
 inline int image_threads(int64_t N) {
-  int t = omp_get_max_threads();
+  int t = detail::max_threads();
   return N >= t ? t : 1;
 }
 
@@ -235,7 +225,7 @@ constexpr int64_t kImagesPerBlock = 8;
 template <class F>
 void for_each_image_in_blocks(int64_t N, F&& body) {
   const int64_t blocks = (N + kImagesPerBlock - 1) / kImagesPerBlock;
-  const int nthreads = blocks >= omp_get_max_threads() ? omp_get_max_threads() : 1;
+  const int nthreads = blocks >= detail::max_threads() ? detail::max_threads() : 1;
   parallel_items(blocks, nthreads, [&](int64_t b, int tid) {
     for (int64_t n = b * kImagesPerBlock; n < std::min(N, (b + 1) * kImagesPerBlock); ++n) body(n, tid, b);
   });
@@ -246,7 +236,7 @@ void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, con
   const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.C * g.kh * g.kw * P;
   const int64_t wsize = g.O * K;
   const int64_t blocks = (g.N + kImagesPerBlock - 1) / kImagesPerBlock;
-  std::vector<std::vector<T>> cols(omp_get_max_threads()), gws(gw ? blocks : 0), gbs(gb ? blocks : 0);
+  std::vector<std::vector<T>> cols(detail::max_threads()), gws(gw ? blocks : 0), gbs(gb ? blocks : 0);
   for (auto& v : gws) v.assign(wsize, T(0));
   for (auto& v : gbs) v.assign(g.O, T(0));
   for_each_image_in_blocks(g.N, [&](int64_t n, int tid, int64_t block) {

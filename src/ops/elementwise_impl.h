@@ -1,4 +1,4 @@
-// Internal: strided elementwise loops shared by the ops (contiguous fast paths run on OpenMP threads).
+// Internal: strided elementwise loops shared by the ops (contiguous fast paths run on the thread pool).
 #pragma once
 
 #include <utility>
@@ -6,6 +6,7 @@
 #include "actlab/autograd/node.h"
 #include "actlab/core/tensor_impl.h"
 #include "core/dispatch.h"
+#include "core/parallel.h"
 
 namespace actlab::detail {
 
@@ -18,8 +19,9 @@ void map_unary(const Tensor& out, const Tensor& in, F&& f) {
   Out* op = reinterpret_cast<Out*>(out.raw_data());
   const int64_t n = in.numel();
   if (in.is_contiguous()) {
-#pragma omp parallel for if (n >= kElementwiseParallel) schedule(static)
-    for (int64_t i = 0; i < n; ++i) op[i] = f(ip[i]);
+    parallel_blocks(n, n >= kElementwiseParallel, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) op[i] = f(ip[i]);
+    });
     return;
   }
   int64_t k = 0;
@@ -35,14 +37,16 @@ void map_binary(const Tensor& out, const Tensor& a, const Tensor& b, F&& f) {
   const int64_t n = out.numel();
   const Shape& os = out.sizes();
   if (a.is_contiguous() && b.is_contiguous() && a.sizes() == os && b.sizes() == os) {
-#pragma omp parallel for if (n >= kElementwiseParallel) schedule(static)
-    for (int64_t i = 0; i < n; ++i) op[i] = f(ap[i], bp[i]);
+    parallel_blocks(n, n >= kElementwiseParallel, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) op[i] = f(ap[i], bp[i]);
+    });
     return;
   }
   if (a.is_contiguous() && a.sizes() == os && b.numel() == 1) {
     const B bv = *bp;
-#pragma omp parallel for if (n >= kElementwiseParallel) schedule(static)
-    for (int64_t i = 0; i < n; ++i) op[i] = f(ap[i], bv);
+    parallel_blocks(n, n >= kElementwiseParallel, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) op[i] = f(ap[i], bv);
+    });
     return;
   }
   Shape as = broadcast_strides(a.sizes(), a.strides(), os);
@@ -58,8 +62,9 @@ void map_inplace(const Tensor& self, const Tensor& other, F&& f) {
   const T* op = reinterpret_cast<const T*>(other.raw_data());
   const int64_t n = self.numel();
   if (self.is_contiguous() && other.is_contiguous() && other.sizes() == self.sizes()) {
-#pragma omp parallel for if (n >= kElementwiseParallel) schedule(static)
-    for (int64_t i = 0; i < n; ++i) sp[i] = f(sp[i], op[i]);
+    parallel_blocks(n, n >= kElementwiseParallel, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) sp[i] = f(sp[i], op[i]);
+    });
     return;
   }
   Shape os = broadcast_strides(other.sizes(), other.strides(), self.sizes());
@@ -73,8 +78,9 @@ void apply_inplace(const Tensor& self, F&& f) {
   T* sp = reinterpret_cast<T*>(self.raw_data());
   const int64_t n = self.numel();
   if (self.is_contiguous()) {
-#pragma omp parallel for if (n >= kElementwiseParallel) schedule(static)
-    for (int64_t i = 0; i < n; ++i) sp[i] = f(sp[i]);
+    parallel_blocks(n, n >= kElementwiseParallel, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) sp[i] = f(sp[i]);
+    });
     return;
   }
   for_each_offset(self.sizes(), self.strides(), [&](int64_t off) { sp[off] = f(sp[off]); });

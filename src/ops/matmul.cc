@@ -6,6 +6,7 @@
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/kernels/control.h"
 #include "actlab/ops/ops.h"
+#include "core/parallel.h"
 #include "ops/elementwise_impl.h"
 #include "ops/gemm.h"
 
@@ -33,6 +34,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   // depend on the thread count. Small outputs run on one thread: the same result with 1 or N threads (and
   // threads buy little there anyway). Large outputs are split along m and n, which keeps the sums whole.
   constexpr int64_t kSmallOutput = 64 * 1024;
+  // Inside a pool job the thread's OpenMP count is already 1 (core/parallel.h).
   const bool single = m * n < kSmallOutput && omp_get_max_threads() > 1 && !omp_in_parallel();
   const int threads = omp_get_max_threads();
   if (single) omp_set_num_threads(1);
@@ -43,8 +45,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
           const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-#pragma omp parallel for if (m * n * k > 1000000) schedule(static)
-  for (int64_t i = 0; i < m; ++i)
+  parallel_for(m, m * n * k > 1000000, [&](int64_t i, int) {
     for (int64_t j = 0; j < n; ++j) {
       double acc = 0;
       for (int64_t p = 0; p < k; ++p) {
@@ -54,6 +55,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
       }
       c[i * ldc + j] = alpha * acc + (beta == 0 ? 0.0 : beta * c[i * ldc + j]);
     }
+  });
 }
 
 }  // namespace detail

@@ -6,9 +6,10 @@
 #include <type_traits>
 
 #include "actlab/autograd/grad_mode.h"
+#include "actlab/kernels/control.h"
 #include "actlab/nn/functional_layers.h"
 #include "actlab/ops/ops.h"
-#include "actlab/kernels/control.h"
+#include "core/parallel.h"
 #include "kernels/pool_kernels.h"
 #include "ops/elementwise_impl.h"
 
@@ -78,8 +79,7 @@ void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolGeom& g) {
     if (fast2 && !kernels::reference_kernels())
       return kernels::max_pool_2x2(x, y, idx, g.planes, g.H, g.W, g.OH, g.OW);
   }
-#pragma omp parallel for schedule(static) if (g.planes * HW > 16384)
-  for (int64_t pl = 0; pl < g.planes; ++pl) {
+  detail::parallel_for(g.planes, g.planes * HW > 16384, [&](int64_t pl, int) {
     const T* xp = x + pl * HW;
     T* yp = y + pl * OHW;
     int64_t* ip = idx + pl * OHW;
@@ -111,7 +111,7 @@ void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolGeom& g) {
           ir[ow] = mi;
         }
       }
-      continue;
+      return;
     }
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       int64_t h0 = oh * g.sh - g.ph;
@@ -135,20 +135,19 @@ void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolGeom& g) {
         ip[oh * g.OW + ow] = mi;
       }
     }
-  }
+  });
 }
 
 template <class T>
 void max_pool_backward(const T* gy, const int64_t* idx, T* gx, const PoolGeom& g) {
   const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
-#pragma omp parallel for schedule(static) if (g.planes * HW > 16384)
-  for (int64_t pl = 0; pl < g.planes; ++pl) {
+  detail::parallel_for(g.planes, g.planes * HW > 16384, [&](int64_t pl, int) {
     T* gp = gx + pl * HW;
     std::fill(gp, gp + HW, T(0));
     const T* gyp = gy + pl * OHW;
     const int64_t* ip = idx + pl * OHW;
     for (int64_t k = 0; k < OHW; ++k) gp[ip[k]] += gyp[k];
-  }
+  });
 }
 
 // ---- avg pool ------------------------------------------------------------------------------------------------
@@ -174,8 +173,7 @@ inline AvgWindow avg_window(const PoolGeom& g, int64_t oh, int64_t ow, bool coun
 template <class T>
 void avg_pool_forward(const T* x, T* y, const PoolGeom& g, bool count_include_pad, std::optional<int64_t> div) {
   const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
-#pragma omp parallel for schedule(static) if (g.planes * HW > 16384)
-  for (int64_t pl = 0; pl < g.planes; ++pl) {
+  detail::parallel_for(g.planes, g.planes * HW > 16384, [&](int64_t pl, int) {
     const T* xp = x + pl * HW;
     T* yp = y + pl * OHW;
     for (int64_t oh = 0; oh < g.OH; ++oh)
@@ -186,14 +184,13 @@ void avg_pool_forward(const T* x, T* y, const PoolGeom& g, bool count_include_pa
           for (int64_t w = a.w0; w < a.w1; ++w) s += xp[h * g.W + w];
         yp[oh * g.OW + ow] = a.empty() ? T(0) : s / static_cast<T>(a.divisor);
       }
-  }
+  });
 }
 
 template <class T>
 void avg_pool_backward(const T* gy, T* gx, const PoolGeom& g, bool count_include_pad, std::optional<int64_t> div) {
   const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
-#pragma omp parallel for schedule(static) if (g.planes * HW > 16384)
-  for (int64_t pl = 0; pl < g.planes; ++pl) {
+  detail::parallel_for(g.planes, g.planes * HW > 16384, [&](int64_t pl, int) {
     T* gp = gx + pl * HW;
     std::fill(gp, gp + HW, T(0));
     const T* gyp = gy + pl * OHW;
@@ -205,7 +202,7 @@ void avg_pool_backward(const T* gy, T* gx, const PoolGeom& g, bool count_include
         for (int64_t h = a.h0; h < a.h1; ++h)
           for (int64_t w = a.w0; w < a.w1; ++w) gp[h * g.W + w] += v;
       }
-  }
+  });
 }
 
 // ---- adaptive avg pool -----------------------------------------------------------------------------------------
@@ -215,8 +212,7 @@ inline int64_t a_end(int64_t i, int64_t out, int64_t in) { return ((i + 1) * in 
 template <class T>
 void adaptive_forward(const T* x, T* y, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
-#pragma omp parallel for schedule(static) if (planes * HW > 16384)
-  for (int64_t pl = 0; pl < planes; ++pl) {
+  detail::parallel_for(planes, planes * HW > 16384, [&](int64_t pl, int) {
     const T* xp = x + pl * HW;
     T* yp = y + pl * OHW;
     if (OH == 1 && OW == 1) {
@@ -228,7 +224,7 @@ void adaptive_forward(const T* x, T* y, int64_t planes, int64_t H, int64_t W, in
       for (int l = 0; l < 8; ++l) s += lanes[l];
       for (; i < HW; ++i) s += xp[i];
       yp[0] = s / static_cast<T>(HW);
-      continue;
+      return;
     }
     for (int64_t oh = 0; oh < OH; ++oh) {
       const int64_t h0 = a_start(oh, OH, H), h1 = a_end(oh, OH, H);
@@ -240,20 +236,19 @@ void adaptive_forward(const T* x, T* y, int64_t planes, int64_t H, int64_t W, in
         yp[oh * OW + ow] = s / static_cast<T>((h1 - h0) * (w1 - w0));
       }
     }
-  }
+  });
 }
 
 template <class T>
 void adaptive_backward(const T* gy, T* gx, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
-#pragma omp parallel for schedule(static) if (planes * HW > 16384)
-  for (int64_t pl = 0; pl < planes; ++pl) {
+  detail::parallel_for(planes, planes * HW > 16384, [&](int64_t pl, int) {
     T* gp = gx + pl * HW;
     const T* gyp = gy + pl * OHW;
     if (OH == 1 && OW == 1) {
       const T v = gyp[0] / static_cast<T>(HW);
       std::fill(gp, gp + HW, v);
-      continue;
+      return;
     }
     std::fill(gp, gp + HW, T(0));
     for (int64_t oh = 0; oh < OH; ++oh) {
@@ -265,7 +260,7 @@ void adaptive_backward(const T* gy, T* gx, int64_t planes, int64_t H, int64_t W,
           for (int64_t w = w0; w < w1; ++w) gp[h * W + w] += v;
       }
     }
-  }
+  });
 }
 
 template <class T>

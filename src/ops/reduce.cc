@@ -5,6 +5,7 @@
 
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/ops/ops.h"
+#include "core/parallel.h"
 #include "ops/elementwise_impl.h"
 
 namespace actlab {
@@ -67,13 +68,12 @@ Tensor sum_values(const Tensor& a, const std::vector<bool>& mask, bool keepdim) 
     const T* p = reinterpret_cast<const T*>(c.raw_data());
     if constexpr (std::is_floating_point_v<T>) {
       T* o = reinterpret_cast<T*>(out.raw_data());
-#pragma omp parallel for if (outer * inner >= detail::kElementwiseParallel && outer > 1) schedule(static)
-      for (int64_t r = 0; r < outer; ++r) {
+      detail::parallel_for(outer, outer * inner >= detail::kElementwiseParallel && outer > 1, [&](int64_t r, int) {
         double acc = 0;
         const T* row = p + r * inner;
         for (int64_t k = 0; k < inner; ++k) acc += row[k];
         o[r] = static_cast<T>(acc);
-      }
+      });
     } else {
       int64_t* o = reinterpret_cast<int64_t*>(out.raw_data());
       for (int64_t r = 0; r < outer; ++r) {

@@ -5,6 +5,7 @@
 
 #include "actlab/autograd/grad_mode.h"
 #include "actlab/ops/ops.h"
+#include "core/parallel.h"
 #include "ops/elementwise_impl.h"
 
 namespace actlab {
@@ -332,11 +333,10 @@ void copy_values(const Tensor& dst, const Tensor& src) {
     const char* s = static_cast<const char*>(src.raw_data());
     constexpr size_t kChunk = size_t{1} << 18;
     const auto chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (bytes >= 4 * kChunk)
-    for (int64_t c = 0; c < chunks; ++c) {
+    detail::parallel_for(chunks, bytes >= 4 * kChunk, [&](int64_t c, int) {
       size_t begin = static_cast<size_t>(c) * kChunk;
       std::memcpy(d + begin, s + begin, std::min(kChunk, bytes - begin));
-    }
+    });
     return;
   }
   Shape ds = dst.strides();
