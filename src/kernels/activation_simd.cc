@@ -781,16 +781,23 @@ struct CompensatedAcc {
     c = hn::Add(c, err);
     s = t;
   }
-  // Sum of the lanes of s + c (+ extra) in double.
+  // Sum of the lanes of s + c (+ extra) in double: each lane's (s + c) + extra, then the lanes added as
+  // double vectors (one lane at a time in a scalar loop was a fifth of a 256-wide softmax row's time).
   double Total(DF d, VF extra) const {
-    HWY_ALIGN float bs[kMaxLanesF], bc[kMaxLanesF], be[kMaxLanesF];
-    hn::Store(s, d, bs);
-    hn::Store(c, d, bc);
-    hn::Store(extra, d, be);
-    double t = 0.0;
-    for (size_t k = 0; k < hn::Lanes(d); ++k)
-      t += (static_cast<double>(bs[k]) + static_cast<double>(bc[k])) + static_cast<double>(be[k]);
-    return t;
+#if HWY_TARGET == HWY_SCALAR
+    return (static_cast<double>(hn::GetLane(s)) + static_cast<double>(hn::GetLane(c))) +
+           static_cast<double>(hn::GetLane(extra));
+#else
+    const hn::Half<DF> dh;
+    const hn::Rebind<double, decltype(dh)> dd;
+    auto lane_sums = [&](auto half_of) {
+      return hn::Add(hn::Add(hn::PromoteTo(dd, half_of(s)), hn::PromoteTo(dd, half_of(c))),
+                     hn::PromoteTo(dd, half_of(extra)));
+    };
+    const auto t = hn::Add(lane_sums([&](VF v) { return hn::LowerHalf(dh, v); }),
+                           lane_sums([&](VF v) { return hn::UpperHalf(dh, v); }));
+    return hn::GetLane(hn::SumOfLanes(dd, t));
+#endif
   }
 };
 
@@ -818,7 +825,8 @@ void SoftmaxRowF32(int kind, const float* x, float* y, size_t n) {
   const VF vm = hn::Set(d, m);
   CompensatedAcc acc(d);
   for (size_t i = 0; i < n; i += N) {
-    const VF e = ExpF(d, hn::Sub(load(i), vm));  // padded lanes: exp(-inf) = 0
+    // x - m <= 0 (or NaN): ExpNegF gives ExpF's result there with fewer operations. Padded lanes: 0.
+    const VF e = ExpNegF(d, hn::Sub(load(i), vm));
     acc.Add(e);
     if (kind != 1) store(e, i);
   }
@@ -861,8 +869,9 @@ struct SoftmaxGradSum {
 HWY_INLINE VF SoftmaxGradF(DF d, int kind, VF gv, VF yv, VF shi, VF slo) {
   if (kind == 1) {
     // g - exp(y) s: the hi product first (fused, one rounding at the scale of the result where it
-    // cancels), then the lo part.
-    const VF ey = ExpF(d, yv);
+    // cancels), then the lo part. A log_softmax output is <= 0 (up to a rounding of 2^-24 m), where
+    // ExpNegF equals ExpF.
+    const VF ey = ExpNegF(d, yv);
     return hn::NegMulAdd(ey, slo, hn::NegMulAdd(ey, shi, gv));
   }
   const VF r = hn::Mul(yv, hn::Sub(hn::Sub(gv, shi), slo));
@@ -914,7 +923,7 @@ HWY_INLINE VF ExpShifted(DF d, VF v, VF vmax) {
   const VF a = hn::Sub(v, vmax);
   const VF bp = hn::Sub(a, v);
   const VF r = hn::Add(hn::Sub(v, hn::Sub(a, bp)), hn::Sub(hn::Neg(vmax), bp));
-  const VF ea = ExpF(d, a);
+  const VF ea = ExpNegF(d, a);  // a <= 0 or NaN
   return hn::MulAdd(ea, hn::IfThenZeroElse(hn::IsNaN(r), r), ea);
 }
 
