@@ -24,6 +24,7 @@ Node::Node() : sequence_nr_(g_sequence.fetch_add(1, std::memory_order_relaxed)) 
 SavedVariable::SavedVariable(const Tensor& t, bool is_output) : is_output_(is_output) {
   if (!t.defined()) return;
   was_defined_ = true;
+  refresh_view_history(t.impl());
   const TensorImpl& src = *t.impl();
   // A shallow alias without autograd state: saving the output itself would make a cycle through grad_fn.
   data_ = Tensor(make_view_impl(src, src.sizes, src.strides, src.offset));
@@ -125,6 +126,7 @@ std::shared_ptr<AccumulateGrad> grad_accumulator(const Tensor& leaf) {
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined()) return {};
   TensorImpl* impl = t.impl();
+  refresh_view_history(impl);
   if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
   if (impl->requires_grad) return {grad_accumulator(t), 0};
   return {};
@@ -145,21 +147,126 @@ void set_history(Tensor& out, const std::shared_ptr<Node>& node, uint32_t output
 
 void check_inplace(const Tensor& t) {
   if (!is_grad_enabled()) return;
-  const TensorImpl* impl = t.impl();
+  TensorImpl* impl = t.impl();
+  refresh_view_history(impl);
   if (impl->grad_fn == nullptr && impl->requires_grad)
     throw Error("a leaf Variable that requires grad is being used in an in-place operation.");
-  if (impl->is_view && impl->view_of_leaf)
+  const TensorImpl* base = impl->view_base.get();
+  if ((impl->is_view && impl->view_of_leaf) || (base && base->grad_fn == nullptr && base->requires_grad))
     throw Error("a view of a leaf Variable that requires grad is being used in an in-place operation.");
 }
 
 void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
 
+namespace {
+
+// Where a view lies in its base: the view's geometry with its offset counted from the base's.
+struct ViewGeometry {
+  Shape base_sizes, base_strides, sizes, strides;
+  int64_t offset;  // view offset - base offset
+  Dtype dtype;
+};
+
+ViewGeometry geometry_of(const TensorImpl& view) {
+  const TensorImpl& base = *view.view_base;
+  return {base.sizes, base.strides, view.sizes, view.strides, view.offset - base.offset, base.dtype};
+}
+
+// A fresh zeroed buffer laid out like the base (its strides; as many elements as they reach), the base's
+// window onto it, and the view's window onto it.
+void base_buffer(const ViewGeometry& g, Tensor& base_like, Tensor& view_like) {
+  int64_t extent = 1;
+  for (size_t d = 0; d < g.base_sizes.size(); ++d) {
+    if (g.base_sizes[d] == 0) {
+      extent = 0;
+      break;
+    }
+    extent += (g.base_sizes[d] - 1) * g.base_strides[d];
+  }
+  Tensor buf = zeros({std::max<int64_t>(extent, 1)}, {g.dtype});
+  base_like = Tensor(make_view_impl(*buf.impl(), g.base_sizes, g.base_strides, 0));
+  view_like = Tensor(make_view_impl(*buf.impl(), g.sizes, g.strides, g.offset));
+}
+
+// The gradient of a view with respect to its base: the view's gradient added into a zero base (added, so a
+// view that repeats elements, as expand's, sums them).
+std::shared_ptr<Node> as_strided_backward(const ViewGeometry& g) {
+  return std::make_shared<FunctionNode>(
+      "AsStridedBackward0", [g](const std::vector<Tensor>& grads, FunctionNode&) -> std::vector<Tensor> {
+        NoGradGuard ng;
+        Tensor base_like, view_like;
+        base_buffer(g, base_like, view_like);
+        view_like.add_(grads[0]);
+        return {base_like.contiguous()};
+      });
+}
+
+// The message PyTorch gives for an in-place op on the output of a function that returned its input as is
+// (a module's backward-hook alias).
+const char* kAliasInplace =
+    "Output 0 of BackwardHookFunctionBackward is a view and is being modified inplace. This view was created "
+    "inside a custom Function (or because an input was returned as-is) and the autograd logic to handle "
+    "view+inplace would override the custom backward associated with the custom Function, leading to incorrect "
+    "gradients. This behavior is forbidden. You can fix this by cloning the output of the custom Function.";
+
+}  // namespace
+
+void refresh_view_history(TensorImpl* impl) {
+  if (!impl->view_base || impl->view_version == impl->storage->version) return;
+  impl->view_version = impl->storage->version;
+  const std::shared_ptr<TensorImpl>& base = impl->view_base;
+  // A base without history (a leaf) has not changed what the view's own history says.
+  if (!base->grad_fn) return;
+  auto node = as_strided_backward(geometry_of(*impl));
+  node->next_edges = {Edge{base->grad_fn, base->output_nr}};
+  impl->grad_fn = node;
+  impl->output_nr = 0;
+  impl->requires_grad = false;
+  impl->is_view = true;
+}
+
 void rebase_history(Tensor& t, const std::shared_ptr<Node>& node) {
-  if (t.impl()->is_view)
-    throw Error(
-        "actlab does not record in-place operations on a view of a tensor that requires grad; "
-        "apply the op out of place, or to a clone() of the view");
-  set_history(t, node, 0);
+  TensorImpl* impl = t.impl();
+  if (!impl->view_base) {
+    if (impl->is_view) throw Error(kAliasInplace);
+    set_history(t, node, 0);
+    return;
+  }
+  const std::shared_ptr<TensorImpl>& base = impl->view_base;
+  if (base->is_view) throw Error(kAliasInplace);  // a view of a module's hook alias
+  // The base's new history: node's backward on the view's part of the base's gradient, the rest passed on
+  // to the base's old history; node's other inputs keep their edges.
+  const ViewGeometry g = geometry_of(*impl);
+  const Edge base_edge = gradient_edge(Tensor(base));
+  std::shared_ptr<Node> fn = node;
+  auto copy_slices = std::make_shared<FunctionNode>(
+      "CopySlices",
+      [g, fn](const std::vector<Tensor>& grads, FunctionNode& self) -> std::vector<Tensor> {
+        NoGradGuard ng;
+        Tensor base_like, view_like;
+        base_buffer(g, base_like, view_like);
+        base_like.copy_(grads[0]);
+        std::vector<Tensor> res = fn->apply({view_like.clone()});
+        if (!res.empty() && res[0].defined())
+          view_like.copy_(res[0]);
+        else
+          view_like.zero_();
+        std::vector<Tensor> out(self.next_edges.size());
+        out[0] = base_like.contiguous();
+        for (size_t i = 1; i < out.size() && i < res.size(); ++i) out[i] = res[i];
+        return out;
+      });
+  copy_slices->next_edges = node->next_edges;
+  if (copy_slices->next_edges.empty()) copy_slices->next_edges.resize(1);
+  copy_slices->next_edges[0] = base_edge;
+  Tensor base_t(base);
+  set_history(base_t, copy_slices, 0);
+  // The view: its part of the base's new history.
+  auto view_node = as_strided_backward(g);
+  view_node->next_edges = {Edge{copy_slices, 0}};
+  set_history(t, view_node, 0);
+  impl->is_view = true;
+  impl->view_version = impl->storage->version;
 }
 
 }  // namespace actlab::autograd

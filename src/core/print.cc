@@ -158,8 +158,8 @@ std::string Tensor::to_string() const {
     body = render(t, f, static_cast<int>(prefix.size()), summarize);
   }
   if (dtype() == Dtype::Float64) suffixes.push_back("dtype=torch.float64");
-  if (impl()->grad_fn)
-    suffixes.push_back("grad_fn=<" + impl()->grad_fn->name() + ">");
+  if (auto fn = grad_fn())
+    suffixes.push_back("grad_fn=<" + fn->name() + ">");
   else if (requires_grad())
     suffixes.push_back("requires_grad=True");
   std::string s = prefix + body;

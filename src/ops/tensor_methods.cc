@@ -14,7 +14,11 @@ using autograd::FunctionNode;
 using detail::make_node;
 
 // ---- autograd state ------------------------------------------------------------------------------------
-bool Tensor::requires_grad() const { return defined() && (impl_->requires_grad || impl_->grad_fn != nullptr); }
+bool Tensor::requires_grad() const {
+  if (!defined()) return false;
+  autograd::refresh_view_history(impl_.get());
+  return impl_->requires_grad || impl_->grad_fn != nullptr;
+}
 
 Tensor& Tensor::requires_grad_(bool on) {
   if (impl_->grad_fn) {
@@ -37,8 +41,14 @@ void Tensor::set_grad(const Tensor& g) {
                                shape_str(sizes())));
   impl_->grad = g.impl_ptr();
 }
-bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
-std::shared_ptr<autograd::Node> Tensor::grad_fn() const { return impl_->grad_fn; }
+bool Tensor::is_leaf() const {
+  autograd::refresh_view_history(impl_.get());
+  return impl_->grad_fn == nullptr;
+}
+std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
+  autograd::refresh_view_history(impl_.get());
+  return impl_->grad_fn;
+}
 uint32_t Tensor::output_nr() const { return impl_->output_nr; }
 bool Tensor::retains_grad() const { return impl_->retains_grad; }
 
@@ -87,6 +97,8 @@ namespace {
 Tensor make_view(const Tensor& self, Shape sizes, Shape strides, int64_t offset, const char* name,
                  autograd::FunctionNode::Backward backward) {
   Tensor out(make_view_impl(*self.impl(), std::move(sizes), std::move(strides), offset));
+  out.impl()->view_base = self.impl()->view_base ? self.impl()->view_base : self.impl_ptr();
+  out.impl()->view_version = out.impl()->storage->version;
   if (autograd::compute_requires_grad({&self})) {
     auto node = make_node(name, std::move(backward), {&self});
     autograd::set_history(out, node);

@@ -128,8 +128,13 @@ std::shared_ptr<AccumulateGrad> grad_accumulator(const Tensor& leaf);
 // In-place ops call this before writing into `t`: PyTorch's leaf check, and the version bump after.
 void check_inplace(const Tensor& t);
 void bump_version(const Tensor& t);
-// After an in-place op on `t` that autograd records, `node` becomes t's grad_fn.
+// After an in-place op on `t` that autograd records, `node` becomes t's grad_fn. On a view, as in PyTorch,
+// the view's base gets CopySlices (node's backward applied to the view's part of the base's gradient) and the
+// view gets AsStridedBackward0 of the base.
 void rebase_history(Tensor& t, const std::shared_ptr<Node>& node);
+// A view whose storage was changed in place since its history was set gets AsStridedBackward0 of its base
+// (when the base has a history): called wherever a tensor's grad_fn is read.
+void refresh_view_history(TensorImpl* impl);
 
 // Run backward from `roots` with `grads` (undefined = ones for scalars).
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph);

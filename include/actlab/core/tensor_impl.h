@@ -28,6 +28,12 @@ struct TensorImpl {
   bool retains_grad = false;
   bool is_view = false;       // created by a view op from a tensor that requires grad
   bool view_of_leaf = false;  // ... and that tensor was a leaf
+  // Every view op's result (with or without grad): the tensor whose storage it looks into (never itself a
+  // view), and the storage version when its history was last set. An in-place op on a view records
+  // CopySlices on this base; a view whose storage changed since gets AsStridedBackward0 of the base as its
+  // history when it is next used (autograd::refresh_view_history), as in PyTorch.
+  std::shared_ptr<TensorImpl> view_base;
+  uint32_t view_version = 0;
   std::vector<std::function<Tensor(const Tensor&)>> leaf_hooks;
 
   void refresh();  // recompute numel and is_contiguous from sizes and strides
