@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "actlab/autograd/grad_mode.h"
+#include "actlab/kernels/control.h"
 #include "actlab/nn/functional_layers.h"
 #include "actlab/ops/ops.h"
 #include "core/parallel.h"
+#include "kernels/conv_kernels.h"
 #include "ops/elementwise_impl.h"
 #include "ops/gemm.h"
 
@@ -190,8 +192,14 @@ inline int image_threads(int64_t N) {
   return N >= t ? t : 1;
 }
 
+bool direct3x3(const ConvGeom& g);
+void conv3x3_forward_images(const float* x, const float* w, const float* b, float* out, const ConvGeom& g);
+
 template <class T>
 void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (direct3x3(g)) return conv3x3_forward_images(x, w, b, out, g);
+  }
   const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.direct() ? 0 : g.C * g.kh * g.kw * P;
   const int nt = image_threads(g.N);
   std::vector<std::vector<T>> cols(nt);
@@ -231,8 +239,84 @@ void for_each_image_in_blocks(int64_t N, F&& body) {
   });
 }
 
+// acc[o] += the sum of gy's plane o (P values), in eight lanes.
+template <class T>
+void add_bias_grad(const T* gyn, T* acc, int64_t O, int64_t P) {
+  for (int64_t o = 0; o < O; ++o) {
+    const T* r = gyn + o * P;
+    T lanes[8] = {};
+    int64_t p = 0;
+    for (; p + 8 <= P; p += 8)
+      for (int l = 0; l < 8; ++l) lanes[l] += r[p + l];
+    T s = 0;
+    for (int l = 0; l < 8; ++l) s += lanes[l];
+    for (; p < P; ++p) s += r[p];
+    acc[o] += s;
+  }
+}
+
+// Sums per-block partial gradients (size each) into out, blocks in order.
+template <class T>
+void sum_blocks(const std::vector<std::vector<T>>& parts, T* out, int64_t size) {
+  std::copy(parts[0].begin(), parts[0].end(), out);
+  for (size_t b = 1; b < parts.size(); ++b)
+    for (int64_t i = 0; i < size; ++i) out[i] += parts[b][i];
+}
+
+// ---- direct 3x3 (float32): kernels/conv_kernels.h ----------------------------------------------------------
+// 3x3, stride 1, padding 1 on every side, no dilation, one group: the seed CNN's and the cnn model's convs.
+bool direct3x3(const ConvGeom& g) {
+  return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph == 1 && g.pw == 1 &&
+         g.OH == g.H && g.OW == g.W && g.groups == 1 && !kernels::reference_kernels();
+}
+
+// The weights [O, C, 3, 3] as the kernels read them: forward K[(c * 9 + t) * O + o] = w[o][c][t]; for the input
+// gradient (a 3x3 convolution of gy with the kernel turned by 180 degrees, channels swapped)
+// K[(o * 9 + t) * C + c] = w[o][c][8 - t].
+std::vector<float> pack3x3(const float* w, int64_t O, int64_t C, bool for_input_grad) {
+  std::vector<float> K(static_cast<size_t>(O * C * 9));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c)
+      for (int t = 0; t < 9; ++t) {
+        const float v = w[(o * C + c) * 9 + t];
+        if (for_input_grad)
+          K[static_cast<size_t>((o * 9 + (8 - t)) * C + c)] = v;
+        else
+          K[static_cast<size_t>((c * 9 + t) * O + o)] = v;
+      }
+  return K;
+}
+
+// out (N images of Cout planes) = the direct kernel over `in` (N images of Cin planes of g's H x W), packed
+// weights K; images over the threads.
+void conv3x3_images(const float* in, int64_t Cin, const std::vector<float>& K, const float* bias, float* out,
+                    int64_t Cout, const ConvGeom& g) {
+  const int64_t P = g.P(), psize = kernels::conv3x3_padded_size(Cin, g.H, g.W);
+  const int nt = image_threads(g.N);
+  std::vector<std::vector<float>> pads(nt);
+  for_each_image(g.N, nt, [&](int64_t n, int tid) {
+    auto& pad = pads[tid];
+    if (pad.size() < static_cast<size_t>(psize)) pad.resize(psize);
+    kernels::conv3x3_prepare(in + n * Cin * P, pad.data(), Cin, g.H, g.W);
+    kernels::conv3x3_forward(pad.data(), K.data(), bias, out + n * Cout * P, Cin, Cout, g.H, g.W);
+  });
+}
+
+void conv3x3_forward_images(const float* x, const float* w, const float* b, float* out, const ConvGeom& g) {
+  conv3x3_images(x, g.C, pack3x3(w, g.O, g.C, false), b, out, g.O, g);
+}
+
 template <class T>
 void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, const ConvGeom& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    // The input gradient directly; the weight gradient stays im2col + GEMM below (a direct kernel for it ran
+    // at half oneDNN's speed: its shifted input loads mostly straddle cache lines and each feeds only two FMAs).
+    if (gx && direct3x3(g)) {
+      // gy's planes through the kernel with the turned weights.
+      conv3x3_images(gy, g.O, pack3x3(w, g.O, g.C, true), nullptr, gx, g.C, g);
+      gx = nullptr;
+    }
+  }
   const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.C * g.kh * g.kw * P;
   const int64_t wsize = g.O * K;
   const int64_t blocks = (g.N + kImagesPerBlock - 1) / kImagesPerBlock;
@@ -255,20 +339,7 @@ void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, con
         detail::gemm(false, true, Og, K, P, T(1), gyn + gr * Og * P, P, col + gr * K * P, P, T(1), acc + gr * Og * K,
                      K);
     }
-    if (gb) {
-      T* acc = gbs[block].data();
-      for (int64_t o = 0; o < g.O; ++o) {
-        const T* r = gyn + o * P;
-        T lanes[8] = {};
-        int64_t p = 0;
-        for (; p + 8 <= P; p += 8)
-          for (int l = 0; l < 8; ++l) lanes[l] += r[p + l];
-        T s = 0;
-        for (int l = 0; l < 8; ++l) s += lanes[l];
-        for (; p < P; ++p) s += r[p];
-        acc[o] += s;
-      }
-    }
+    if (gb) add_bias_grad(gyn, gbs[block].data(), g.O, P);
     if (gx) {
       T* gxn = gx + n * g.C * g.H * g.W;
       if (g.direct()) {
@@ -283,16 +354,8 @@ void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, con
       }
     }
   });
-  if (gw) {
-    std::copy(gws[0].begin(), gws[0].end(), gw);
-    for (int64_t b = 1; b < blocks; ++b)
-      for (int64_t i = 0; i < wsize; ++i) gw[i] += gws[b][i];
-  }
-  if (gb) {
-    std::copy(gbs[0].begin(), gbs[0].end(), gb);
-    for (int64_t b = 1; b < blocks; ++b)
-      for (int64_t i = 0; i < g.O; ++i) gb[i] += gbs[b][i];
-  }
+  if (gw) sum_blocks(gws, gw, wsize);
+  if (gb) sum_blocks(gbs, gb, g.O);
 }
 
 template <class T>

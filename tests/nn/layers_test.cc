@@ -677,11 +677,17 @@ TEST(LayersSeedCnn, ForwardBackwardShapesAndGrads) {
 // generic loop (reference mode) for widths below, at and above the vector width, odd sizes (floor), ties
 // (the first in window order wins) and NaN (a NaN wins and stays), and the same gradient routing; on every
 // SIMD target this CPU runs (the partial last vector of a row is a masked load on AVX2/AVX-512, a copy below).
-TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
+// The Highway targets this CPU runs, for tests that run a kernel on each (hwy::SetSupportedTargetsForTest).
+static std::vector<int64_t> supported_simd_targets() {
   std::vector<int64_t> targets;
   for (int64_t t : {int64_t{HWY_AVX3_DL}, int64_t{HWY_AVX3}, int64_t{HWY_AVX2}, int64_t{HWY_SSE4}, int64_t{HWY_SSSE3},
                     int64_t{HWY_EMU128}, int64_t{HWY_SCALAR}})
     if (hwy::SupportedTargets() & t) targets.push_back(t);
+  return targets;
+}
+
+TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
+  const std::vector<int64_t> targets = supported_simd_targets();
   ASSERT_GE(targets.size(), 2u);
   struct RestoreTargets {  // also when an assertion below returns early
     ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
@@ -711,5 +717,74 @@ TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
     for (size_t i = 0; i < y.size(); ++i)
       ASSERT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << h << "x" << w << " i " << i;
   }
+  }
+}
+
+TEST(Conv2d, Direct3x3KernelMatchesIm2colOnEveryTarget) {
+  // Float32 3x3 / stride 1 / padding 1 convs run the direct kernel (kernels/conv_kernels.h) for the output and
+  // the input gradient; reference mode runs im2col + GEMM. Small integers make every sum exact in float32, so
+  // the two must agree bit for bit whatever their order of summation; plane widths below, at and above a vector,
+  // and channel counts beside the kernel's register blocks.
+  const std::vector<int64_t> targets = supported_simd_targets();
+  ASSERT_GE(targets.size(), 2u);
+  struct RestoreTargets {
+    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
+  } restore;
+  struct Shape4 {
+    int64_t n, c, o, h, w;
+  };
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    for (const Shape4& s : {Shape4{2, 1, 16, 28, 28}, {3, 16, 32, 14, 14}, {2, 3, 9, 5, 7}, {2, 2, 17, 1, 1},
+                            {1, 4, 3, 1, 19}, {2, 5, 8, 17, 2}, {3, 9, 1, 33, 16}}) {
+      manual_seed(static_cast<uint64_t>(s.c * 1000 + s.o * 100 + s.h * 10 + s.w));
+      Tensor x = randint(-3, 4, {s.n, s.c, s.h, s.w}).to(kFloat32);
+      Tensor w = randint(-3, 4, {s.o, s.c, 3, 3}).to(kFloat32);
+      Tensor b = randint(-3, 4, {s.o}).to(kFloat32);
+      Tensor g = randint(-3, 4, {s.n, s.o, s.h, s.w}).to(kFloat32);
+      auto run = [&](bool ref) {
+        kernels::set_reference_kernels(ref);
+        Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
+        Tensor y = F::conv2d(xr, wr, b, 1, 1);
+        y.backward(g);
+        kernels::set_reference_kernels(false);
+        return std::tuple{y.detach().to_vector(), xr.grad().to_vector(), wr.grad().to_vector()};
+      };
+      auto [y, gx, gw] = run(false);
+      auto [y_ref, gx_ref, gw_ref] = run(true);
+      const std::string where = detail::concat(s.n, "x", s.c, "x", s.h, "x", s.w, " -> ", s.o);
+      ASSERT_EQ(y, y_ref) << where;
+      ASSERT_EQ(gx, gx_ref) << where;
+      ASSERT_EQ(gw, gw_ref) << where;
+    }
+  }
+  // Real values: within float32 rounding of the float64 result (which takes the im2col path).
+  manual_seed(7);
+  Tensor x = randn({4, 16, 14, 14}), w = randn({32, 16, 3, 3}) * 0.1, g = randn({4, 32, 14, 14});
+  Tensor xr = x.clone().requires_grad_(true);
+  Tensor y = F::conv2d(xr, w, Tensor(), 1, 1);
+  y.backward(g);
+  Tensor x64 = x.to(kFloat64).requires_grad_(true);
+  Tensor y64 = F::conv2d(x64, w.to(kFloat64), Tensor(), 1, 1);
+  y64.backward(g.to(kFloat64));
+  EXPECT_LT((y.to(kFloat64) - y64).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((xr.grad().to(kFloat64) - x64.grad()).abs().max().item<double>(), 1e-5);
+  // Infinities and NaN propagate as through im2col's explicit zeros.
+  std::vector<double> xv = x.to_vector();
+  xv[5] = std::numeric_limits<double>::infinity();
+  xv[200] = std::nan("");
+  Tensor xs = from_data(xv, x.sizes(), {kFloat32});
+  kernels::set_reference_kernels(true);
+  std::vector<double> ref = F::conv2d(xs, w, Tensor(), 1, 1).to_vector();
+  kernels::set_reference_kernels(false);
+  std::vector<double> got = F::conv2d(xs, w, Tensor(), 1, 1).to_vector();
+  ASSERT_EQ(got.size(), ref.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(ref[i]) || std::isinf(ref[i])) {
+      EXPECT_TRUE((std::isnan(ref[i]) && std::isnan(got[i])) || got[i] == ref[i]) << i;
+    } else {
+      EXPECT_NEAR(got[i], ref[i], 1e-4 * (1 + std::abs(ref[i]))) << i;
+    }
   }
 }
