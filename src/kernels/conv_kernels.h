@@ -1,7 +1,6 @@
 // Direct 3x3 convolution kernel (stride 1, padding 1, dilation 1, one group) on Highway, for one image at a
-// time; the callers in src/ops/conv_ops.cc spread images over threads. Float32 forward and input gradient use it
-// instead of im2col + GEMM (the seed CNN's conv2 forward 464 -> 357 us, input gradient 446 -> 304 us at batch
-// 64 with 2 threads).
+// time; the callers in src/ops/conv_ops.cc spread images over threads. Float32 convolutions of this shape use
+// them instead of im2col + GEMM for the output and both gradients.
 //
 // A channel plane of H x W floats is read through a padded copy (conv3x3_prepare) in three variants, one per
 // kernel column: with the plane's last column zeroed (read one to the left), as is (centre), and with its first
@@ -29,5 +28,16 @@ void conv3x3_prepare(const float* in, float* padded, int64_t C, int64_t H, int64
 // input plane i at (y + ky - 1, x + kx - 1), zero outside; `padded` from conv3x3_prepare, out [Cout, H, W].
 void conv3x3_forward(const float* padded, const float* K, const float* bias, float* out, int64_t Cin, int64_t Cout,
                      int64_t H, int64_t W);
+
+// The weight gradient's other operand: C planes of a gradient [C, H, W] copied conv3x3_grad_stride floats apart,
+// zero past each plane (conv3x3_grad_stride(H, W) * C floats); `out` must be 64-byte aligned (the kernel's loads
+// of it are aligned: unaligned, most straddled two cache lines and halved the kernel's speed).
+inline int64_t conv3x3_grad_stride(int64_t H, int64_t W) { return (H * W + 15) / 16 * 16; }
+void conv3x3_prepare_grad(const float* g, float* out, int64_t C, int64_t H, int64_t W);
+// gw[(j * Cin + i) * 9 + t] += the sum over images b < count and positions p of g_b[j][p] times input plane i of
+// image b at tap t (as above): padded[b] from conv3x3_prepare, g[b] from conv3x3_prepare_grad. The sums run in
+// a fixed order (lanes, then the lanes' total), whatever the thread count.
+void conv3x3_weight_grad(const float* const* padded, const float* const* g, int64_t count, float* gw, int64_t Cin,
+                         int64_t Cout, int64_t H, int64_t W);
 
 }  // namespace actlab::kernels

@@ -192,6 +192,16 @@ inline int image_threads(int64_t N) {
   return N >= t ? t : 1;
 }
 
+// Scratch of n elements for the calling thread, slot `Slot`, kept between calls (grow-only). Buffers of a few
+// hundred kB allocated per call came from fresh pages every time (glibc hands them to mmap, or trims the heap
+// when they are freed), and those page faults cost more than the convolution kernels that use them.
+template <class T, int Slot>
+T* thread_scratch(int64_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
+
 bool direct3x3(const ConvGeom& g);
 void conv3x3_forward_images(const float* x, const float* w, const float* b, float* out, const ConvGeom& g);
 
@@ -202,15 +212,13 @@ void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g)
   }
   const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.direct() ? 0 : g.C * g.kh * g.kw * P;
   const int nt = image_threads(g.N);
-  std::vector<std::vector<T>> cols(nt);
-  for_each_image(g.N, nt, [&](int64_t n, int tid) {
+  for_each_image(g.N, nt, [&](int64_t n, int) {
     const T* xn = x + n * g.C * g.H * g.W;
     const T* col = xn;
     if (!g.direct()) {
-      auto& buf = cols[tid];
-      if (buf.size() < static_cast<size_t>(colsize)) buf.resize(colsize);
-      im2col(xn, buf.data(), g);
-      col = buf.data();
+      T* buf = thread_scratch<T, 0>(colsize);
+      im2col(xn, buf, g);
+      col = buf;
     }
     T* on = out + n * g.O * P;
     for (int64_t gr = 0; gr < g.groups; ++gr)
@@ -255,12 +263,12 @@ void add_bias_grad(const T* gyn, T* acc, int64_t O, int64_t P) {
   }
 }
 
-// Sums per-block partial gradients (size each) into out, blocks in order.
+// Sums per-block partial gradients (blocks of `size`, one after another) into out, blocks in order.
 template <class T>
-void sum_blocks(const std::vector<std::vector<T>>& parts, T* out, int64_t size) {
-  std::copy(parts[0].begin(), parts[0].end(), out);
-  for (size_t b = 1; b < parts.size(); ++b)
-    for (int64_t i = 0; i < size; ++i) out[i] += parts[b][i];
+void sum_blocks(const T* parts, int64_t blocks, T* out, int64_t size) {
+  std::copy(parts, parts + size, out);
+  for (int64_t b = 1; b < blocks; ++b)
+    for (int64_t i = 0; i < size; ++i) out[i] += parts[b * size + i];
 }
 
 // ---- direct 3x3 (float32): kernels/conv_kernels.h ----------------------------------------------------------
@@ -292,13 +300,10 @@ std::vector<float> pack3x3(const float* w, int64_t O, int64_t C, bool for_input_
 void conv3x3_images(const float* in, int64_t Cin, const std::vector<float>& K, const float* bias, float* out,
                     int64_t Cout, const ConvGeom& g) {
   const int64_t P = g.P(), psize = kernels::conv3x3_padded_size(Cin, g.H, g.W);
-  const int nt = image_threads(g.N);
-  std::vector<std::vector<float>> pads(nt);
-  for_each_image(g.N, nt, [&](int64_t n, int tid) {
-    auto& pad = pads[tid];
-    if (pad.size() < static_cast<size_t>(psize)) pad.resize(psize);
-    kernels::conv3x3_prepare(in + n * Cin * P, pad.data(), Cin, g.H, g.W);
-    kernels::conv3x3_forward(pad.data(), K.data(), bias, out + n * Cout * P, Cin, Cout, g.H, g.W);
+  for_each_image(g.N, image_threads(g.N), [&](int64_t n, int) {
+    float* pad = thread_scratch<float, 0>(psize);
+    kernels::conv3x3_prepare(in + n * Cin * P, pad, Cin, g.H, g.W);
+    kernels::conv3x3_forward(pad, K.data(), bias, out + n * Cout * P, Cin, Cout, g.H, g.W);
   });
 }
 
@@ -306,40 +311,74 @@ void conv3x3_forward_images(const float* x, const float* w, const float* b, floa
   conv3x3_images(x, g.C, pack3x3(w, g.O, g.C, false), b, out, g.O, g);
 }
 
+// The weight and bias gradients, summed over fixed blocks of images (the blocks over the threads), then the
+// blocks in order: the same bits with any thread count.
+void conv3x3_param_grads(const float* x, const float* gy, float* gw, float* gb, const ConvGeom& g) {
+  const int64_t P = g.P(), C = g.C, O = g.O;
+  const int64_t xsize = kernels::conv3x3_padded_size(C, g.H, g.W), gsize = O * kernels::conv3x3_grad_stride(g.H, g.W);
+  const int64_t blocks = (g.N + kImagesPerBlock - 1) / kImagesPerBlock;
+  const int nthreads = blocks >= detail::max_threads() ? detail::max_threads() : 1;
+  const int64_t wsize = O * C * 9;
+  float* gws = gw ? thread_scratch<float, 1>(blocks * wsize) : nullptr;
+  float* gbs = gb ? thread_scratch<float, 2>(blocks * O) : nullptr;
+  if (gws) std::fill(gws, gws + blocks * wsize, 0.0f);
+  if (gbs) std::fill(gbs, gbs + blocks * O, 0.0f);
+  parallel_items(blocks, nthreads, [&](int64_t blk, int tid) {
+    const int64_t n0 = blk * kImagesPerBlock, count = std::min(g.N, n0 + kImagesPerBlock) - n0;
+    const float* pads[kImagesPerBlock];
+    const float* grads[kImagesPerBlock];
+    if (gw) {
+      float* xp = thread_scratch<float, 3>(xsize * kImagesPerBlock);
+      float* gp = thread_scratch<float, 4>(gsize * kImagesPerBlock + 16);
+      gp += (16 - reinterpret_cast<uintptr_t>(gp) / sizeof(float) % 16) % 16;  // 64-byte aligned
+      for (int64_t k = 0; k < count; ++k) {
+        kernels::conv3x3_prepare(x + (n0 + k) * C * P, xp + k * xsize, C, g.H, g.W);
+        kernels::conv3x3_prepare_grad(gy + (n0 + k) * O * P, gp + k * gsize, O, g.H, g.W);
+        pads[k] = xp + k * xsize;
+        grads[k] = gp + k * gsize;
+      }
+      kernels::conv3x3_weight_grad(pads, grads, count, gws + blk * wsize, C, O, g.H, g.W);
+    }
+    if (gb)
+      for (int64_t k = 0; k < count; ++k) add_bias_grad(gy + (n0 + k) * O * P, gbs + blk * O, O, P);
+  });
+  if (gw) sum_blocks(gws, blocks, gw, wsize);
+  if (gb) sum_blocks(gbs, blocks, gb, O);
+}
+
 template <class T>
 void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, const ConvGeom& g) {
   if constexpr (std::is_same_v<T, float>) {
-    // The input gradient directly; the weight gradient stays im2col + GEMM below (a direct kernel for it ran
-    // at half oneDNN's speed: its shifted input loads mostly straddle cache lines and each feeds only two FMAs).
-    if (gx && direct3x3(g)) {
+    if (direct3x3(g)) {
       // gy's planes through the kernel with the turned weights.
-      conv3x3_images(gy, g.O, pack3x3(w, g.O, g.C, true), nullptr, gx, g.C, g);
-      gx = nullptr;
+      if (gx) conv3x3_images(gy, g.O, pack3x3(w, g.O, g.C, true), nullptr, gx, g.C, g);
+      if (gw || gb) conv3x3_param_grads(x, gy, gw, gb, g);
+      return;
     }
   }
   const int64_t P = g.P(), K = g.K(), Og = g.Og(), colsize = g.C * g.kh * g.kw * P;
   const int64_t wsize = g.O * K;
   const int64_t blocks = (g.N + kImagesPerBlock - 1) / kImagesPerBlock;
-  std::vector<std::vector<T>> cols(detail::max_threads()), gws(gw ? blocks : 0), gbs(gb ? blocks : 0);
-  for (auto& v : gws) v.assign(wsize, T(0));
-  for (auto& v : gbs) v.assign(g.O, T(0));
-  for_each_image_in_blocks(g.N, [&](int64_t n, int tid, int64_t block) {
+  T* gws = gw ? thread_scratch<T, 1>(blocks * wsize) : nullptr;
+  T* gbs = gb ? thread_scratch<T, 2>(blocks * g.O) : nullptr;
+  if (gws) std::fill(gws, gws + blocks * wsize, T(0));
+  if (gbs) std::fill(gbs, gbs + blocks * g.O, T(0));
+  for_each_image_in_blocks(g.N, [&](int64_t n, int, int64_t block) {
     const T* gyn = gy + n * g.O * P;
-    auto& buf = cols[tid];
-    if (!g.direct() && buf.size() < static_cast<size_t>(colsize)) buf.resize(colsize);
+    T* buf = g.direct() ? nullptr : thread_scratch<T, 0>(colsize);
     if (gw) {
       const T* xn = x + n * g.C * g.H * g.W;
       const T* col = xn;
       if (!g.direct()) {
-        im2col(xn, buf.data(), g);
-        col = buf.data();
+        im2col(xn, buf, g);
+        col = buf;
       }
-      T* acc = gws[block].data();
+      T* acc = gws + block * wsize;
       for (int64_t gr = 0; gr < g.groups; ++gr)
         detail::gemm(false, true, Og, K, P, T(1), gyn + gr * Og * P, P, col + gr * K * P, P, T(1), acc + gr * Og * K,
                      K);
     }
-    if (gb) add_bias_grad(gyn, gbs[block].data(), g.O, P);
+    if (gb) add_bias_grad(gyn, gbs + block * g.O, g.O, P);
     if (gx) {
       T* gxn = gx + n * g.C * g.H * g.W;
       if (g.direct()) {
@@ -348,14 +387,14 @@ void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, con
       } else {
         for (int64_t gr = 0; gr < g.groups; ++gr)
           detail::gemm(true, false, K, P, Og, T(1), w + gr * Og * K, K, gyn + gr * Og * P, P, T(0),
-                       buf.data() + gr * K * P, P);
+                       buf + gr * K * P, P);
         std::fill(gxn, gxn + g.C * g.H * g.W, T(0));
-        col2im(buf.data(), gxn, g);
+        col2im(buf, gxn, g);
       }
     }
   });
-  if (gw) sum_blocks(gws, gw, wsize);
-  if (gb) sum_blocks(gbs, gb, g.O);
+  if (gw) sum_blocks(gws, blocks, gw, wsize);
+  if (gb) sum_blocks(gbs, blocks, gb, g.O);
 }
 
 template <class T>
