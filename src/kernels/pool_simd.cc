@@ -82,6 +82,15 @@ void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, size_t OH, size_
   using VI = hn::Vec<decltype(di)>;
   const size_t N = hn::Lanes(d);
   HWY_ALIGN int32_t code[kMaxLanes];
+#if HWY_TARGET != HWY_SCALAR
+  // Positions computed in vectors where they fit int32 (one scalar store per output was a third of this
+  // kernel's time: seed-cnn's max pool forward took 5x a copy of its input).
+  const bool wide = static_cast<int64_t>(2 * OH) * static_cast<int64_t>(W) < (int64_t{1} << 31);
+  const hn::Half<decltype(di)> dh;
+  const hn::Rebind<int64_t, decltype(dh)> d64;
+  const VI iota2 = hn::ShiftLeft<1>(hn::Iota(di, 0));
+  const VI vw = hn::Set(di, static_cast<int32_t>(wide ? W : 0));
+#endif
   for (size_t oh = 0; oh < OH; ++oh) {
     const float* r0 = x + 2 * oh * W;
     float* yr = y + oh * OW;
@@ -102,6 +111,19 @@ void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, size_t OH, size_
         k = hn::IfThenElse(hn::RebindMask(di, t), hn::Set(di, j), k);
       }
       StoreFirst(d, mv, n, yr + ow);
+#if HWY_TARGET != HWY_SCALAR
+      if (wide) {
+        // The positions as int32 lanes (the plane has fewer than 2^31 elements), widened to int64 in halves.
+        const VI pos = hn::Add(hn::Add(hn::Set(di, static_cast<int32_t>(row0 + 2 * static_cast<int64_t>(ow))), iota2),
+                               hn::Add(hn::And(k, hn::Set(di, 1)), hn::Mul(hn::ShiftRight<1>(k), vw)));
+        const auto lo = hn::PromoteTo(d64, hn::LowerHalf(dh, pos));
+        const auto hi = hn::PromoteTo(d64, hn::UpperHalf(dh, pos));
+        const size_t h = N / 2;
+        StoreFirst(d64, lo, n < h ? n : h, ir + ow);
+        if (n > h) StoreFirst(d64, hi, n - h, ir + ow + h);
+        continue;
+      }
+#endif
       hn::Store(k, di, code);
       for (size_t l = 0; l < n; ++l) {
         const int64_t kk = code[l];
