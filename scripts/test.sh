@@ -9,7 +9,7 @@
 # `mpirun -np 2` tests included.
 #
 # Then the hardening runs (docs/hardening.md): the whole suite again under ASan + UBSan, every fuzz target for
-# ACTLAB_FUZZ_SECONDS (20) seconds, and the threaded tests under TSan. ACTLAB_TEST_QUICK=1 skips the hardening
+# ACTLAB_FUZZ_SECONDS (12) seconds, and the threaded tests under TSan. ACTLAB_TEST_QUICK=1 skips the hardening
 # runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ echo "release builds and tests: $(( $(date +%s) - start )) s"
 
 if [[ ${ACTLAB_TEST_QUICK:-0} != 1 ]]; then
   ACTLAB_SANITIZE_NO_SETUP=1 bash scripts/sanitize.sh address
-  ACTLAB_FUZZ_NO_BUILD=1 bash scripts/fuzz.sh "${ACTLAB_FUZZ_SECONDS:-20}"
+  ACTLAB_FUZZ_NO_BUILD=1 bash scripts/fuzz.sh "${ACTLAB_FUZZ_SECONDS:-12}"
   ACTLAB_SANITIZE_NO_SETUP=1 bash scripts/sanitize.sh thread
 fi
 echo "all of scripts/test.sh: $(( $(date +%s) - start )) s"
