@@ -132,6 +132,19 @@ TEST(Parallel, SleepingWorkersWakeUp) {
   }
 }
 
+TEST(Parallel, MoreThreadsThanCoresStillFinish) {
+  // Oversubscribed, the workers sleep after each job instead of spinning; every job must still run whole.
+  const int threads = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) + 1;
+  for (int rep = 0; rep < 20; ++rep) {
+    std::atomic<int> ran{0};
+    std::atomic<int64_t> sum{0};
+    run_threads(threads, [&](int) { ran.fetch_add(1); });
+    parallel_for(1000, true, [&](int64_t i, int) { sum.fetch_add(i); }, threads);
+    ASSERT_EQ(ran.load(), threads);
+    ASSERT_EQ(sum.load(), 999 * 1000 / 2);
+  }
+}
+
 TEST(Parallel, TheThreadCountIsTheLibrarys) {
   ThreadsGuard guard;
   set_num_threads(3);
