@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -60,6 +61,7 @@ class Pool {
   }
 
   static constexpr int kCountBits = 16;
+  static_assert(kMaxThreads < (1 << kCountBits), "a job's thread count must fit its bits of generation_");
   static constexpr uint64_t kCountMask = (uint64_t{1} << kCountBits) - 1;
 
   void run(int threads, void (*job)(void*, int), void* ctx) {
@@ -181,12 +183,12 @@ std::atomic<int> g_max_threads{0};
 int max_threads() {
   int n = g_max_threads.load(std::memory_order_relaxed);
   if (n > 0) return n;
-  n = std::max(1, omp_get_max_threads());  // OMP_NUM_THREADS, else the cores
+  n = std::clamp(omp_get_max_threads(), 1, kMaxThreads);  // OMP_NUM_THREADS, else the cores
   g_max_threads.store(n, std::memory_order_relaxed);
   return n;
 }
 
-void set_max_threads(int n) { g_max_threads.store(std::max(1, n), std::memory_order_relaxed); }
+void set_max_threads(int n) { g_max_threads.store(std::clamp(n, 1, kMaxThreads), std::memory_order_relaxed); }
 
 bool in_parallel() { return t_in_job; }
 

@@ -18,7 +18,9 @@
 
 namespace actlab::detail {
 
-// The thread count set_num_threads() chose (OMP_NUM_THREADS or the core count by default).
+// The most threads a job can have (the pool keeps a job's thread count in 16 bits).
+inline constexpr int kMaxThreads = 65535;
+// The thread count set_num_threads() chose (OMP_NUM_THREADS or the core count by default, at most kMaxThreads).
 int max_threads();
 void set_max_threads(int n);
 // True inside a job: parallel loops there run serially on the calling thread.

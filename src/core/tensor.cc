@@ -287,6 +287,8 @@ Tensor randn_like(const Tensor& t) { return randn(t.sizes(), {t.dtype()}); }
 // ---- threads ------------------------------------------------------------------------------------------
 void set_num_threads(int n) {
   if (n < 1) throw ValueError(detail::concat("number of threads must be positive, got ", n));
+  if (n > detail::kMaxThreads)
+    throw ValueError(detail::concat("number of threads must be at most ", detail::kMaxThreads, ", got ", n));
   omp_set_num_threads(n);  // oneDNN's GEMMs called outside the pool's jobs
   detail::set_max_threads(n);
 }

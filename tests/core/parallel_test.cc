@@ -151,6 +151,7 @@ TEST(Parallel, TheThreadCountIsTheLibrarys) {
   EXPECT_EQ(get_num_threads(), 3);
   EXPECT_EQ(max_threads(), 3);
   EXPECT_THROW(set_num_threads(0), ValueError);
+  EXPECT_THROW(set_num_threads(kMaxThreads + 1), ValueError);  // more than a job can count
   EXPECT_EQ(get_num_threads(), 3);
 }
 
