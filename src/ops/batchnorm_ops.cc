@@ -1,7 +1,7 @@
-// F.batch_norm forward and backward over dim 1 of [N, C, *], one channel per OpenMP iteration. Sums run in
-// eight independent lanes per segment (vectorizable without reassociation) and are carried in double.
+// F.batch_norm forward and backward over dim 1 of [N, C, *], one channel per parallel iteration. Sums run in
+// 32 independent lanes per segment (vectorizable without reassociation) and are carried in double.
 // The per-segment loops are compiled for AVX2 + FMA besides the baseline (ACTLAB_TARGET_CLONES, chosen at
-// load time); the eight-lane order is the same in both, so only the fused multiply-adds can differ.
+// load time); the lane order is the same in both, so only the fused multiply-adds can differ.
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -19,8 +19,10 @@ namespace {
 
 using autograd::FunctionNode;
 
-// Eight lanes of T as one GCC vector (one AVX2 register for float; the compiler splits it where narrower):
-// written out, because the auto-vectorizer shuffled the two interleaved lane arrays of lane_dot_centered.
+// Sums run in 32 lanes of T: four independent 8-lane vectors (one 8-lane accumulator was a single dependency
+// chain, a vector add per 8 values, and left the loops latency-bound), written out as GCC vectors because the
+// auto-vectorizer shuffled the two interleaved lane arrays of lane_dot_centered. The lane order is the same on
+// every target.
 template <class T>
 struct Lanes8;
 template <>
@@ -38,38 +40,53 @@ __attribute__((always_inline)) inline void load8(V& v, const T* p) {
   std::memcpy(&v, p, sizeof v);
 }
 
+// The four accumulators folded in a fixed tree, then the 8 lanes summed in double.
 template <class V>
-__attribute__((always_inline)) inline double sum8(const V& v) {
+__attribute__((always_inline)) inline double sum32(const V (&v)[4]) {
+  const V f = (v[0] + v[1]) + (v[2] + v[3]);
   double s = 0;
-  for (int l = 0; l < 8; ++l) s += v[l];
+  for (int l = 0; l < 8; ++l) s += f[l];
   return s;
+}
+
+// Runs step(k, i) for i = 0, 8, ... over the 8-lane blocks of [0, n) with accumulator k = (i / 8) % 4 and
+// returns where the blocks end.
+template <class Step>
+__attribute__((always_inline)) inline int64_t each_block8(int64_t n, Step step) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    step(0, i);
+    step(1, i + 8);
+    step(2, i + 16);
+    step(3, i + 24);
+  }
+  for (int k = 0; i + 8 <= n; i += 8, ++k) step(k, i);
+  return i;
 }
 
 template <class T>
 ACTLAB_TARGET_CLONES double lane_sum(const T* p, int64_t n) {
-  typename Lanes8<T>::type lanes = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  typename Lanes8<T>::type lanes[4] = {};
+  int64_t i = each_block8(n, [&](int k, int64_t at) {
     typename Lanes8<T>::type v;
-    load8(v, p + i);
-    lanes += v;
-  }
-  double s = sum8(lanes);
+    load8(v, p + at);
+    lanes[k] += v;
+  });
+  double s = sum32(lanes);
   for (; i < n; ++i) s += p[i];
   return s;
 }
 
 template <class T>
 ACTLAB_TARGET_CLONES double lane_sq_centered(const T* p, int64_t n, T m) {
-  typename Lanes8<T>::type lanes = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  typename Lanes8<T>::type lanes[4] = {};
+  int64_t i = each_block8(n, [&](int k, int64_t at) {
     typename Lanes8<T>::type d;
-    load8(d, p + i);
+    load8(d, p + at);
     d -= m;
-    lanes += d * d;
-  }
-  double s = sum8(lanes);
+    lanes[k] += d * d;
+  });
+  double s = sum32(lanes);
   for (; i < n; ++i) s += double(p[i] - m) * double(p[i] - m);
   return s;
 }
@@ -77,16 +94,15 @@ ACTLAB_TARGET_CLONES double lane_sq_centered(const T* p, int64_t n, T m) {
 // sum(g) and sum(g * (x - m)).
 template <class T>
 ACTLAB_TARGET_CLONES void lane_dot_centered(const T* g, const T* x, int64_t n, T m, double& sg, double& sgx) {
-  typename Lanes8<T>::type a = {}, b = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  typename Lanes8<T>::type a[4] = {}, b[4] = {};
+  int64_t i = each_block8(n, [&](int k, int64_t at) {
     typename Lanes8<T>::type gv, xv;
-    load8(gv, g + i);
-    load8(xv, x + i);
-    a += gv;
-    b += gv * (xv - m);
-  }
-  double sa = sum8(a), sb = sum8(b);
+    load8(gv, g + at);
+    load8(xv, x + at);
+    a[k] += gv;
+    b[k] += gv * (xv - m);
+  });
+  double sa = sum32(a), sb = sum32(b);
   for (; i < n; ++i) {
     sa += g[i];
     sb += double(g[i]) * double(x[i] - m);
