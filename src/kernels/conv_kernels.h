@@ -2,18 +2,17 @@
 // time; the callers in src/ops/conv_ops.cc spread images over threads. Float32 convolutions of this shape use
 // them instead of im2col + GEMM for the output and both gradients.
 //
-// A channel plane of H x W floats is read through a padded copy (conv3x3_prepare) in three variants, one per
-// kernel column: with the plane's last column zeroed (read one to the left), as is (centre), and with its first
-// column zeroed (read one to the right). Flattened, output position p then reads p + (ky - 1) W + (kx - 1) in
-// variant kx with no masking: a read that wraps around a row edge lands on a zeroed column, and rows above and
-// below the plane are zero padding.
+// A channel plane of H x W floats is read through a padded copy (conv3x3_prepare): flattened, output position p
+// reads p + (ky - 1) W + (kx - 1); rows above and below the plane are zero padding, and the lanes whose read
+// wraps around a row edge (kx = 0 at column 0, kx = 2 at column W - 1) are masked to zero in the kernels. (Three
+// copies with a zeroed column each, which needed no masks, cost more to write than the masks cost.)
 #pragma once
 
 #include <cstdint>
 
 namespace actlab::kernels {
 
-// The padded layout: variant v of channel c starts at (3 c + v) * stride; plane position p is at offset + p.
+// The padded layout: channel c starts at c * stride; plane position p is at offset + p.
 // The zeros before (W + 1) and after (W + 1 + three vectors of 16 floats) cover every shifted read of a vector of
 // up to 16 lanes starting at any output position, including a last vector that runs past the plane.
 struct Conv3x3Pad {
@@ -21,7 +20,7 @@ struct Conv3x3Pad {
   Conv3x3Pad(int64_t H, int64_t W) : offset(W + 1), stride((H * W + 2 * (W + 1) + 48 + 15) / 16 * 16) {}
 };
 // Floats of padded buffer for C channels of H x W.
-inline int64_t conv3x3_padded_size(int64_t C, int64_t H, int64_t W) { return 3 * C * Conv3x3Pad(H, W).stride; }
+inline int64_t conv3x3_padded_size(int64_t C, int64_t H, int64_t W) { return C * Conv3x3Pad(H, W).stride; }
 // Copies C planes of `in` ([C, H, W]) into `padded` (conv3x3_padded_size floats).
 void conv3x3_prepare(const float* in, float* padded, int64_t C, int64_t H, int64_t W);
 // out[j][p] = bias[j] (0 without bias) + sum over i < Cin, taps t = 3 ky + kx of K[(i * 9 + t) * Cout + j] *
