@@ -44,7 +44,11 @@ void BatchNormBase::reset_parameters() {
   bias_.zero_();
 }
 
-Tensor BatchNormBase::forward(const Tensor& input) {
+Tensor BatchNormBase::forward(const Tensor& input) { return run(input, false); }
+
+Tensor BatchNormBase::forward_relu(const Tensor& input) { return run(input, true); }
+
+Tensor BatchNormBase::run(const Tensor& input, bool relu) {
   check_input_dim(input);
   double factor = opt_.momentum.value_or(0.0);
   if (is_training() && opt_.track_running_stats) {
@@ -54,9 +58,9 @@ Tensor BatchNormBase::forward(const Tensor& input) {
   }
   const bool bn_training = is_training() || !opt_.track_running_stats;
   const bool pass_stats = !is_training() || opt_.track_running_stats;
-  return functional::batch_norm(input, pass_stats ? running_mean_ : Tensor(), pass_stats ? running_var_ : Tensor(),
-                                weight_, bias_, bn_training, factor, opt_.eps,
-                                is_training() ? sync_group_.get() : nullptr);
+  return (relu ? functional::batch_norm_relu : functional::batch_norm)(
+      input, pass_stats ? running_mean_ : Tensor(), pass_stats ? running_var_ : Tensor(), weight_, bias_,
+      bn_training, factor, opt_.eps, is_training() ? sync_group_.get() : nullptr);
 }
 
 std::string BatchNormBase::extra_repr() const {

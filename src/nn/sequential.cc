@@ -1,6 +1,10 @@
 #include "actlab/nn/sequential.h"
 
 #include <string>
+#include <typeinfo>
+
+#include "actlab/nn/activation.h"
+#include "actlab/nn/layers.h"
 
 namespace actlab::nn {
 
@@ -22,9 +26,37 @@ std::shared_ptr<Module> Sequential::ptr(int64_t i) const {
 
 Module& Sequential::operator[](int64_t i) const { return *ptr(i); }
 
+namespace {
+
+// A BatchNorm1d/2d (exactly: a subclass may override forward) followed by a ReLU, neither with hooks: the pair
+// runs as one pass (BatchNormBase::forward_relu). Nothing outside the pair can see the normalized values in
+// between; the only difference is the autograd node the output carries (BatchNormReluBackward0 where PyTorch
+// has ReluBackward0).
+BatchNormBase* fusable_bn_relu(Module& first, Module& second) {
+  const std::type_info& t = typeid(first);
+  if (t != typeid(BatchNorm2d) && t != typeid(BatchNorm1d)) return nullptr;
+  const std::type_info& u = typeid(second);
+  if (u != typeid(ReLU) && u != typeid(Activation)) return nullptr;
+  if (static_cast<Activation&>(second).spec().id != kernels::ActId::ReLU) return nullptr;
+  if (first.has_hooks() || second.has_hooks()) return nullptr;
+  return static_cast<BatchNormBase*>(&first);
+}
+
+}  // namespace
+
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
-  for (const auto& [name, m] : named_children()) x = (*m)(x);
+  const auto& children = named_children();
+  for (size_t i = 0; i < children.size(); ++i) {
+    Module& m = *children[i].second;
+    if (i + 1 < children.size())
+      if (BatchNormBase* bn = fusable_bn_relu(m, *children[i + 1].second)) {
+        x = bn->forward_relu(x);
+        ++i;
+        continue;
+      }
+    x = m(x);
+  }
   return x;
 }
 

@@ -91,36 +91,93 @@ ACTLAB_TARGET_CLONES double lane_sq_centered(const T* p, int64_t n, T m) {
   return s;
 }
 
-// sum(g) and sum(g * (x - m)).
-template <class T>
-ACTLAB_TARGET_CLONES void lane_dot_centered(const T* g, const T* x, int64_t n, T m, double& sg, double& sgx) {
+// With a ReLU after the normalization (batch_norm_relu): the normalized value x * alpha + beta, computed the same
+// way in forward and backward (the same expression in the same clone, so the same bits), and the gradient with
+// the ReLU's mask (zero where the normalized value is <= 0, as ReLU's backward reads its output; NaN passes).
+struct ReluAfter {
+  bool on = false;
+  double alpha = 1, beta = 0;
+};
+// (Results by reference: a vector returned by value changes the ABI between the clones, which GCC warns of.)
+template <class V, class T>
+__attribute__((always_inline)) inline void normalize(V& x, T alpha, T beta) {
+  x = x * alpha + beta;
+}
+template <class V, class T>
+__attribute__((always_inline)) inline void relu_mask(V& g, V x, T alpha, T beta) {
+  normalize(x, alpha, beta);
+  g = x <= 0 ? V{} : g;
+}
+
+// sum(g) and sum(g * (x - m)), g through the ReLU's mask when Relu.
+template <bool Relu, class T>
+ACTLAB_TARGET_CLONES void lane_dot_centered(const T* g, const T* x, int64_t n, T m, T alpha, T beta, double& sg,
+                                            double& sgx) {
   typename Lanes8<T>::type a[4] = {}, b[4] = {};
   int64_t i = each_block8(n, [&](int k, int64_t at) {
     typename Lanes8<T>::type gv, xv;
     load8(gv, g + at);
     load8(xv, x + at);
+    if constexpr (Relu) relu_mask(gv, xv, alpha, beta);
     a[k] += gv;
     b[k] += gv * (xv - m);
   });
   double sa = sum32(a), sb = sum32(b);
   for (; i < n; ++i) {
-    sa += g[i];
-    sb += double(g[i]) * double(x[i] - m);
+    T gi = g[i];
+    if constexpr (Relu) relu_mask(gi, x[i], alpha, beta);
+    sa += gi;
+    sb += double(gi) * double(x[i] - m);
   }
   sg += sa;
   sgx += sb;
 }
 
-// y = x * alpha + beta.
-template <class T>
+// y = x * alpha + beta; with Relu, max(y, 0) as ReLU (y < 0 ? 0 : y: NaN and -0.0 pass through).
+template <bool Relu, class T>
 ACTLAB_TARGET_CLONES void affine(const T* x, T* y, int64_t n, T alpha, T beta) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * alpha + beta;
+  int64_t i = each_block8(n, [&](int, int64_t at) {
+    typename Lanes8<T>::type v;
+    load8(v, x + at);
+    normalize(v, alpha, beta);
+    if constexpr (Relu) v = v < 0 ? typename Lanes8<T>::type{} : v;
+    std::memcpy(y + at, &v, sizeof v);
+  });
+  for (; i < n; ++i) {
+    T v = x[i];
+    normalize(v, alpha, beta);
+    y[i] = Relu && v < 0 ? T(0) : v;
+  }
 }
 
-// The input gradient of batch statistics: o = (g - gmean - (x - mu) * proj) * k.
-template <class T>
-ACTLAB_TARGET_CLONES void batch_stat_grad(const T* g, const T* x, T* o, int64_t n, T gmean, T mu, T proj, T k) {
-  for (int64_t i = 0; i < n; ++i) o[i] = (g[i] - gmean - (x[i] - mu) * proj) * k;
+// The input gradient of batch statistics: o = (g - gmean - (x - mu) * proj) * k, g through the ReLU's mask
+// when Relu.
+template <bool Relu, class T>
+ACTLAB_TARGET_CLONES void batch_stat_grad(const T* g, const T* x, T* o, int64_t n, T gmean, T mu, T proj, T k,
+                                          T alpha, T beta) {
+  int64_t i = each_block8(n, [&](int, int64_t at) {
+    typename Lanes8<T>::type gv, xv;
+    load8(gv, g + at);
+    load8(xv, x + at);
+    if constexpr (Relu) relu_mask(gv, xv, alpha, beta);
+    const typename Lanes8<T>::type v = (gv - gmean - (xv - mu) * proj) * k;
+    std::memcpy(o + at, &v, sizeof v);
+  });
+  for (; i < n; ++i) {
+    T gi = g[i];
+    if constexpr (Relu) relu_mask(gi, x[i], alpha, beta);
+    o[i] = (gi - gmean - (x[i] - mu) * proj) * k;
+  }
+}
+
+// Evaluation mode's input gradient: o = g * k, g through the ReLU's mask when Relu.
+template <bool Relu, class T>
+ACTLAB_TARGET_CLONES void scaled_grad(const T* g, const T* x, T* o, int64_t n, T k, T alpha, T beta) {
+  for (int64_t i = 0; i < n; ++i) {
+    T gi = g[i];
+    if constexpr (Relu) relu_mask(gi, x[i], alpha, beta);
+    o[i] = gi * k;
+  }
 }
 
 template <class T>
@@ -135,10 +192,20 @@ void check_channels(const Tensor& t, const char* name, int64_t C) {
 
 }  // namespace
 
-namespace nn::functional {
+namespace {
 
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps, dist::ProcessGroup* sync) {
+// Runs f(std::integral_constant<bool, relu>).
+template <class F>
+void with_relu(bool relu, F&& f) {
+  if (relu)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
+
+Tensor batch_norm_impl(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps,
+                       dist::ProcessGroup* sync, bool relu) {
   if (!input.defined()) throw ValueError("batch_norm: input must be a defined tensor");
   if (input.dim() < 2)
     throw ValueError(detail::concat("batch_norm: expected input with at least 2 dimensions, got input of size ",
@@ -169,6 +236,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = make_tensor(input.sizes(), input.dtype());
   std::vector<double> mean(C, 0.0), invstd(C, 0.0), var(C, 0.0);
+  std::vector<double> alphas(C, 0.0), betas(C, 0.0);  // y = x * alpha + beta per channel, in T
   // SyncBatchNorm: the statistics of all ranks' values together (M_all of them per channel).
   const bool synced = training && sync != nullptr && sync->size() > 1;
   double M_all = double(M);
@@ -224,7 +292,12 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
       invstd[c] = is;
       const T alpha = static_cast<T>(is * (wp ? double(wp[c]) : 1.0));
       const T beta = static_cast<T>((bp ? double(bp[c]) : 0.0) - mu * double(alpha));
-      for (int64_t n = 0; n < N; ++n) affine(xp + (n * C + c) * S, yp + (n * C + c) * S, S, alpha, beta);
+      alphas[c] = alpha;
+      betas[c] = beta;
+      with_relu(relu, [&](auto r) {
+        for (int64_t n = 0; n < N; ++n)
+          affine<decltype(r)::value>(xp + (n * C + c) * S, yp + (n * C + c) * S, S, alpha, beta);
+      });
     });
   });
 
@@ -255,7 +328,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     const bool need_x = input.requires_grad(), need_w = weight.defined() && weight.requires_grad(),
                need_b = bias.defined() && bias.requires_grad(), has_w = weight.defined();
     auto node = detail::make_node(
-        "NativeBatchNormBackward0",
+        relu ? "BatchNormReluBackward0" : "NativeBatchNormBackward0",
         [=](const std::vector<Tensor>& grads, FunctionNode& self) -> std::vector<Tensor> {
           if (!grads[0].defined()) return {Tensor(), Tensor(), Tensor()};
           Tensor xs = self.saved(0);
@@ -274,8 +347,12 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
             T* gbp = need_b ? reinterpret_cast<T*>(gb.raw_data()) : nullptr;
             // sum(gy) and sum(gy * (x - mu)) of channel c; with sync, the sums over all ranks.
             auto channel_sums = [&](int64_t c, double& sg, double& sgx) {
-              for (int64_t n = 0; n < N; ++n)
-                lane_dot_centered(gp + (n * C + c) * S, xp + (n * C + c) * S, S, static_cast<T>(mean[c]), sg, sgx);
+              const T mu = static_cast<T>(mean[c]), alpha = static_cast<T>(alphas[c]), beta = static_cast<T>(betas[c]);
+              with_relu(relu, [&](auto r) {
+                for (int64_t n = 0; n < N; ++n)
+                  lane_dot_centered<decltype(r)::value>(gp + (n * C + c) * S, xp + (n * C + c) * S, S, mu, alpha,
+                                                        beta, sg, sgx);
+              });
             };
             std::vector<double> sums;
             if (synced) {
@@ -302,23 +379,24 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
               }
               if (!gxp) return;
               const double wc = wp ? double(wp[c]) : 1.0;
-              if (use_batch) {
-                // gx = (gy - mean(gy) - (x - mu) * is^2 * mean(gy * (x - mu))) * is * w
-                const T k = static_cast<T>(is * wc);
-                const T gmean = static_cast<T>(M_all > 0 ? sg / M_all : 0.0);
-                const T proj = static_cast<T>(M_all > 0 ? sgx / M_all * is * is : 0.0);
-                for (int64_t n = 0; n < N; ++n) {
-                  const int64_t at = (n * C + c) * S;
-                  batch_stat_grad(gp + at, xp + at, gxp + at, S, gmean, mu, proj, k);
+              const T k = static_cast<T>(is * wc), alpha = static_cast<T>(alphas[c]), beta = static_cast<T>(betas[c]);
+              with_relu(relu, [&](auto r) {
+                constexpr bool R = decltype(r)::value;
+                if (use_batch) {
+                  // gx = (gy - mean(gy) - (x - mu) * is^2 * mean(gy * (x - mu))) * is * w
+                  const T gmean = static_cast<T>(M_all > 0 ? sg / M_all : 0.0);
+                  const T proj = static_cast<T>(M_all > 0 ? sgx / M_all * is * is : 0.0);
+                  for (int64_t n = 0; n < N; ++n) {
+                    const int64_t at = (n * C + c) * S;
+                    batch_stat_grad<R>(gp + at, xp + at, gxp + at, S, gmean, mu, proj, k, alpha, beta);
+                  }
+                } else {
+                  for (int64_t n = 0; n < N; ++n) {
+                    const int64_t at = (n * C + c) * S;
+                    scaled_grad<R>(gp + at, xp + at, gxp + at, S, k, alpha, beta);
+                  }
                 }
-              } else {
-                const T k = static_cast<T>(is * wc);
-                for (int64_t n = 0; n < N; ++n) {
-                  const T* gr = gp + (n * C + c) * S;
-                  T* o = gxp + (n * C + c) * S;
-                  for (int64_t i = 0; i < S; ++i) o[i] = gr[i] * k;
-                }
-              }
+              });
             });
           });
           return {gx, gw, gb};
@@ -329,6 +407,21 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     autograd::set_history(out, node);
   }
   return out;
+}
+
+}  // namespace
+
+namespace nn::functional {
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps, dist::ProcessGroup* sync) {
+  return batch_norm_impl(input, running_mean, running_var, weight, bias, training, momentum, eps, sync, false);
+}
+
+Tensor batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps,
+                       dist::ProcessGroup* sync) {
+  return batch_norm_impl(input, running_mean, running_var, weight, bias, training, momentum, eps, sync, true);
 }
 
 }  // namespace nn::functional

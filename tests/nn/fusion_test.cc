@@ -90,3 +90,135 @@ TEST(Fusion, RefusesTrainingModeAndKeepsHookedPairs) {
   wrong.eval();
   EXPECT_THROW(nn::utils::fuse_conv_bn_eval(conv, wrong), ValueError);
 }
+
+namespace {
+
+// The same bits, NaN matching NaN.
+void expect_same_bits(const Tensor& a, const Tensor& b, const char* what) {
+  ASSERT_EQ(a.defined(), b.defined()) << what;
+  if (!a.defined()) return;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  auto va = a.to_vector(), vb = b.to_vector();
+  for (size_t i = 0; i < va.size(); ++i)
+    ASSERT_TRUE((std::isnan(va[i]) && std::isnan(vb[i])) || std::signbit(va[i]) == std::signbit(vb[i]))
+        << what << " at " << i << ": " << va[i] << " vs " << vb[i];
+  for (size_t i = 0; i < va.size(); ++i)
+    if (!std::isnan(va[i])) ASSERT_EQ(va[i], vb[i]) << what << " at " << i;
+}
+
+}  // namespace
+
+TEST(Fusion, SequentialRunsBatchNormReluAsOnePassWithTheSameBits) {
+  // Sequential runs BatchNorm + ReLU (no hooks) through F::batch_norm_relu; a forward hook on the ReLU keeps the
+  // two ops apart. Outputs, all gradients and the running statistics must be identical, in training and eval,
+  // BatchNorm1d and 2d, with the in-place ReLU too, and with NaN, infinities, -0.0, zeros that normalize to
+  // exactly 0 and many equal values at the channel's mean.
+  const Dtype dt = kFloat32;
+  for (bool two_d : {true, false})
+    for (bool inplace : {false, true}) {
+      SCOPED_TRACE(detail::concat(dtype_name(dt), two_d ? " 2d" : " 1d", inplace ? " inplace" : ""));
+      manual_seed(5);
+      auto make = [&] {
+        std::shared_ptr<nn::Module> bn;
+        if (two_d)
+          bn = std::make_shared<nn::BatchNorm2d>(4);
+        else
+          bn = std::make_shared<nn::BatchNorm1d>(4);
+        return std::make_shared<nn::Sequential>(bn, std::make_shared<nn::ReLU>(inplace));
+      };
+      auto fused = make(), apart = make();
+      apart->operator[](1).register_forward_hook(
+          [](nn::Module&, const Tensor&, const Tensor&) -> std::optional<Tensor> { return std::nullopt; });
+      {
+        NoGradGuard ng;
+        Tensor w = rand({4}, {dt}) + 0.5, b = randn({4}, {dt});
+        b.narrow(0, 2, 1).zero_();  // channel 2: bias 0, see below
+        for (auto* m : {fused.get(), apart.get()}) {
+          auto& bn = static_cast<nn::BatchNormBase&>((*m)[0]);
+          bn.weight().copy_(w);
+          bn.bias().copy_(b);
+        }
+      }
+      const std::vector<int64_t> shape = two_d ? std::vector<int64_t>{6, 4, 5, 7} : std::vector<int64_t>{37, 4};
+      std::vector<double> xv = (randn(shape, {dt}) * 2.0).to_vector();
+      // Channel 1 holds its own mean (3) exactly in half its values, 1 and 5 in the rest; channel 3 gets an inf
+      // (its whole output is then NaN), channel 2 a -0.0 and some zeros.
+      const int64_t S = two_d ? 35 : 1, C = 4;
+      xv[static_cast<size_t>(2 * S)] = -0.0;
+      for (int64_t n = 1; n < shape[0]; n += 2) xv[static_cast<size_t>((n * C + 2) * S)] = 0.0;
+      xv[static_cast<size_t>(3 * S)] = std::numeric_limits<double>::infinity();
+      for (int64_t n = 0; n < shape[0]; ++n)
+        for (int64_t s = 0; s < S; ++s)
+          if ((n + s) % 2 == 0) xv[static_cast<size_t>((n * C + 1) * S + s)] = 3.0;
+          else xv[static_cast<size_t>((n * C + 1) * S + s)] = ((n + s) % 4 == 1) ? 1.0 : 5.0;
+      for (bool training : {true, false}) {
+        SCOPED_TRACE(training ? "train" : "eval");
+        fused->train(training);
+        apart->train(training);
+        if (!training) {
+          // Channel 1's running mean 3 exactly, as its batch mean in training; channel 2's 0, so that with
+          // bias 0 its zeros normalize to exactly 0, where ReLU passes no gradient.
+          NoGradGuard ng;
+          for (auto* m : {fused.get(), apart.get()}) {
+            auto& bn = static_cast<nn::BatchNormBase&>((*m)[0]);
+            std::vector<double> rm = bn.running_mean().to_vector();
+            rm[1] = 3.0;
+            rm[2] = 0.0;
+            bn.running_mean().copy_(from_data(rm, {4}, {dt}));
+          }
+        }
+        Tensor x1 = from_data(xv, shape, {dt}).requires_grad_(true);
+        Tensor x2 = from_data(xv, shape, {dt}).requires_grad_(true);
+        Tensor y1 = (*fused)(x1 * 1.0), y2 = (*apart)(x2 * 1.0);
+        EXPECT_EQ(y1.grad_fn()->name(), "BatchNormReluBackward0");
+        EXPECT_NE(y2.grad_fn()->name(), "BatchNormReluBackward0");
+        expect_same_bits(y1, y2, "output");
+        Tensor g = randn(shape, {dt});
+        y1.backward(g);
+        y2.backward(g);
+        expect_same_bits(x1.grad(), x2.grad(), "input gradient");
+        auto& b1 = static_cast<nn::BatchNormBase&>((*fused)[0]);
+        auto& b2 = static_cast<nn::BatchNormBase&>((*apart)[0]);
+        expect_same_bits(b1.weight().grad(), b2.weight().grad(), "weight gradient");
+        expect_same_bits(b1.bias().grad(), b2.bias().grad(), "bias gradient");
+        expect_same_bits(b1.running_mean(), b2.running_mean(), "running_mean");
+        expect_same_bits(b1.running_var(), b2.running_var(), "running_var");
+        fused->zero_grad();
+        apart->zero_grad();
+      }
+    }
+}
+
+TEST(Fusion, BatchNormReluFunctionalMatchesTwoOpsInFloat64) {
+  manual_seed(9);
+  for (bool training : {true, false}) {
+    Tensor x1 = (randn({5, 3, 4, 6}, {kFloat64}) * 3.0).requires_grad_(true), x2 = x1.detach().requires_grad_(true);
+    Tensor w1 = (rand({3}, {kFloat64}) + 0.5).requires_grad_(true), w2 = w1.detach().requires_grad_(true);
+    Tensor b1 = randn({3}, {kFloat64}).requires_grad_(true), b2 = b1.detach().requires_grad_(true);
+    Tensor rm1 = full({3}, 0.2, {kFloat64}), rv1 = full({3}, 2.0, {kFloat64}), rm2 = rm1.clone(), rv2 = rv1.clone();
+    Tensor y1 = nn::functional::batch_norm_relu(x1, rm1, rv1, w1, b1, training, 0.1, 1e-5);
+    Tensor y2 = nn::functional::relu(nn::functional::batch_norm(x2, rm2, rv2, w2, b2, training, 0.1, 1e-5));
+    expect_same_bits(y1, y2, "output");
+    Tensor g = randn({5, 3, 4, 6}, {kFloat64});
+    y1.backward(g);
+    y2.backward(g);
+    expect_same_bits(x1.grad(), x2.grad(), "input gradient");
+    expect_same_bits(w1.grad(), w2.grad(), "weight gradient");
+    expect_same_bits(b1.grad(), b2.grad(), "bias gradient");
+    expect_same_bits(rm1, rm2, "running_mean");
+    expect_same_bits(rv1, rv2, "running_var");
+  }
+}
+
+TEST(Fusion, BatchNormReluGradcheck) {
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "train" : "eval");
+    actlab::testing::expect_gradcheck(
+        [training](const std::vector<Tensor>& v) {
+          Tensor rm = full({3}, 0.1, {kFloat64}), rv = full({3}, 1.5, {kFloat64});
+          return nn::functional::batch_norm_relu(v[0], rm, rv, v[1], v[2], training, 0.1, 1e-5);
+        },
+        {randn({4, 3, 2, 3}, {kFloat64}).requires_grad_(true), (rand({3}, {kFloat64}) + 0.5).requires_grad_(true),
+         randn({3}, {kFloat64}).requires_grad_(true)});
+  }
+}

@@ -91,6 +91,13 @@ inline Tensor adaptive_avg_pool2d(const Tensor& input, Size2 output_size) {
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
                   double momentum = 0.1, double eps = 1e-5, dist::ProcessGroup* sync = nullptr);
+// relu(batch_norm(...)) in one pass and one autograd node (BatchNormReluBackward0), with the same values and
+// gradients as the two ops: the ReLU's mask is recomputed from the input in backward instead of reading a saved
+// output. nn::Sequential runs a BatchNorm followed by a ReLU this way when neither has hooks (an actlab extension;
+// PyTorch has no such op).
+Tensor batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
+                       double momentum = 0.1, double eps = 1e-5, dist::ProcessGroup* sync = nullptr);
 
 // ---- linear ------------------------------------------------------------------------------------------------
 // F.linear: input [*, in] x weight [out, in]^T + bias [out].

@@ -77,6 +77,9 @@ class BatchNormBase : public Module {
  public:
   BatchNormBase(int64_t num_features, BatchNormOptions options);
   Tensor forward(const Tensor& input) override;
+  // relu(forward(input)) in one pass (functional::batch_norm_relu), with forward's effects on the running
+  // statistics; what nn::Sequential runs for a BatchNorm followed by a ReLU when neither has hooks.
+  Tensor forward_relu(const Tensor& input);
   std::string extra_repr() const override;
   // running_mean = 0, running_var = 1, num_batches_tracked = 0.
   void reset_running_stats();
@@ -97,6 +100,7 @@ class BatchNormBase : public Module {
   virtual void check_input_dim(const Tensor& input) const = 0;
 
  private:
+  Tensor run(const Tensor& input, bool relu);
   int64_t num_features_;
   BatchNormOptions opt_;
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
