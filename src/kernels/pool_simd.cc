@@ -7,6 +7,7 @@
 // (ConcatEven / ConcatOdd), the four candidates are compared in window order with the scalar rule (a later
 // element wins when it is greater or NaN), and the winner's position is carried as a code 0..3.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -74,8 +75,9 @@ HWY_INLINE void StoreFirst(D d, V v, size_t n, hn::TFromD<D>* p) {
 }
 
 // One plane: OH x OW windows over an H x W plane (only its first 2 OH rows and 2 OW columns are read).
-// Window (oh, ow) covers positions 2 oh W + 2 ow (+1 for the right column, +W for the bottom row).
-void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, size_t OH, size_t OW, size_t W) {
+// Window (oh, ow) covers positions 2 oh W + 2 ow (+1 for the right column, +W for the bottom row). Writes the
+// winners' positions to idx, or (idx null) their codes 0..3 to `codes`.
+void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, uint8_t* codes, size_t OH, size_t OW, size_t W) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   using VF = hn::Vec<decltype(d)>;
@@ -94,7 +96,7 @@ void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, size_t OH, size_
   for (size_t oh = 0; oh < OH; ++oh) {
     const float* r0 = x + 2 * oh * W;
     float* yr = y + oh * OW;
-    int64_t* ir = idx + oh * OW;
+    int64_t* ir = idx ? idx + oh * OW : nullptr;
     const int64_t row0 = static_cast<int64_t>(2 * oh * W), w = static_cast<int64_t>(W);
     for (size_t ow = 0; ow < OW; ow += N) {
       const size_t n = OW - ow < N ? OW - ow : N;  // outputs in this vector
@@ -111,6 +113,21 @@ void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, size_t OH, size_
         k = hn::IfThenElse(hn::RebindMask(di, t), hn::Set(di, j), k);
       }
       StoreFirst(d, mv, n, yr + ow);
+      if (!idx) {
+        const hn::Rebind<uint8_t, decltype(di)> d8;
+        uint8_t* cr = codes + oh * OW + ow;
+        const auto k8 = hn::DemoteTo(d8, k);
+        if (n == N || (oh * OW + ow + N) <= OH * OW) {
+          // A short row's vector may run into the next rows' codes, which this thread writes next; never past
+          // the plane (another thread's).
+          hn::StoreU(k8, d8, cr);
+        } else {
+          HWY_ALIGN uint8_t buf[kMaxLanes];
+          hn::Store(k8, d8, buf);
+          std::memcpy(cr, buf, n);
+        }
+        continue;
+      }
 #if HWY_TARGET != HWY_SCALAR
       if (wide) {
         // The positions as int32 lanes (the plane has fewer than 2^31 elements), widened to int64 in halves.
@@ -133,19 +150,93 @@ void MaxPool2x2PlaneF32(const float* x, float* y, int64_t* idx, size_t OH, size_
   }
 }
 
+// The input gradient of one plane from its window codes: every element written, the window's winner gets
+// 0 + gy (as the generic backward's += into zeros: -0.0 becomes +0.0), the rest of the window and the rows and
+// columns no window covers get 0. A window's two values per row are one 64-bit lane: the gradient's bits
+// shifted into the winner's half, so a row of windows is written in order without interleaving lanes.
+void MaxPool2x2BackwardPlaneF32(const float* gy, const uint8_t* codes, float* gx, size_t OH, size_t OW, size_t H,
+                                size_t W) {
+  for (size_t oh = 0; oh < OH; ++oh) {
+    const float* gr = gy + oh * OW;
+    const uint8_t* cr = codes + oh * OW;
+    float* r0 = gx + 2 * oh * W;
+    float* r1 = r0 + W;
+    size_t ow = 0;
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+    const hn::ScalableTag<float> d;
+    const hn::RebindToUnsigned<decltype(d)> du;
+    const hn::Rebind<uint8_t, decltype(du)> d8;
+    const hn::Half<decltype(du)> dh;
+    const hn::Repartition<uint64_t, decltype(du)> d64;
+    const size_t N = hn::Lanes(d), h = N / 2;
+    for (; ow < OW; ow += N) {
+      const size_t n = OW - ow < N ? OW - ow : N;
+      hn::Vec<decltype(d)> g;
+      hn::Vec<decltype(du)> k;
+      // The codes may be read past the last (see max_pool_2x2_backward); the gradient is not.
+      k = hn::PromoteTo(du, hn::LoadU(d8, cr + ow));
+      if (n == N) {
+        g = hn::LoadU(d, gr + ow);
+      } else {
+#if HWY_TARGET <= HWY_AVX2
+        g = hn::MaskedLoad(hn::FirstN(d, n), d, gr + ow);
+#else
+        HWY_ALIGN float gb[kMaxLanes] = {};
+        std::memcpy(gb, gr + ow, n * sizeof(float));
+        g = hn::Load(d, gb);
+#endif
+      }
+      const auto gu = hn::BitCast(du, hn::Add(hn::Zero(d), g));
+      const auto one = hn::Set(d64, 1);
+      auto rows = [&](hn::Vec<decltype(d64)> G, hn::Vec<decltype(d64)> K, size_t at, size_t m) HWY_ATTR {
+        const auto v = G << hn::ShiftLeft<5>(hn::And(K, one));
+        const auto top = hn::Eq(hn::ShiftRight<1>(K), hn::Zero(d64));
+        StoreFirst(d64, hn::IfThenElseZero(top, v), m, reinterpret_cast<uint64_t*>(r0 + 2 * at));
+        StoreFirst(d64, hn::IfThenZeroElse(top, v), m, reinterpret_cast<uint64_t*>(r1 + 2 * at));
+      };
+      rows(hn::PromoteTo(d64, hn::LowerHalf(dh, gu)), hn::PromoteTo(d64, hn::LowerHalf(dh, k)), ow, n < h ? n : h);
+      if (n > h)
+        rows(hn::PromoteTo(d64, hn::UpperHalf(dh, gu)), hn::PromoteTo(d64, hn::UpperHalf(dh, k)), ow + h, n - h);
+    }
+#endif
+    for (; ow < OW; ++ow) {
+      const float v = 0.0f + gr[ow];
+      const uint8_t c = cr[ow];
+      r0[2 * ow] = c == 0 ? v : 0.0f;
+      r0[2 * ow + 1] = c == 1 ? v : 0.0f;
+      r1[2 * ow] = c == 2 ? v : 0.0f;
+      r1[2 * ow + 1] = c == 3 ? v : 0.0f;
+    }
+    for (size_t c = 2 * OW; c < W; ++c) r0[c] = r1[c] = 0.0f;
+  }
+  std::fill(gx + 2 * OH * W, gx + H * W, 0.0f);
+}
+
 }  // namespace actlab::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace actlab::kernels {
 HWY_EXPORT(MaxPool2x2PlaneF32);
+HWY_EXPORT(MaxPool2x2BackwardPlaneF32);
 
-void max_pool_2x2(const float* x, float* y, int64_t* idx, int64_t planes, int64_t H, int64_t W, int64_t OH,
-                  int64_t OW) {
+void max_pool_2x2(const float* x, float* y, int64_t* idx, uint8_t* codes, int64_t planes, int64_t H, int64_t W,
+                  int64_t OH, int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
   detail::parallel_for(planes, planes * HW > 16384, [&](int64_t pl, int) {
-    HWY_DYNAMIC_DISPATCH(MaxPool2x2PlaneF32)(x + pl * HW, y + pl * OHW, idx + pl * OHW, static_cast<size_t>(OH),
+    HWY_DYNAMIC_DISPATCH(MaxPool2x2PlaneF32)(x + pl * HW, y + pl * OHW, idx ? idx + pl * OHW : nullptr,
+                                             idx ? nullptr : codes + pl * OHW, static_cast<size_t>(OH),
                                              static_cast<size_t>(OW), static_cast<size_t>(W));
+  });
+}
+
+void max_pool_2x2_backward(const float* gy, const uint8_t* codes, float* gx, int64_t planes, int64_t H, int64_t W,
+                           int64_t OH, int64_t OW) {
+  const int64_t HW = H * W, OHW = OH * OW;
+  detail::parallel_for(planes, planes * HW > 16384, [&](int64_t pl, int) {
+    HWY_DYNAMIC_DISPATCH(MaxPool2x2BackwardPlaneF32)(gy + pl * OHW, codes + pl * OHW, gx + pl * HW,
+                                                     static_cast<size_t>(OH), static_cast<size_t>(OW),
+                                                     static_cast<size_t>(H), static_cast<size_t>(W));
   });
 }
 }  // namespace actlab::kernels

@@ -70,14 +70,19 @@ Tensor as_batched(const Tensor& x, bool& unbatched) {
 }
 
 // ---- max pool ------------------------------------------------------------------------------------------------
+// 2x2 windows with stride 2, all inside the plane.
+bool pool_2x2(const PoolGeom& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1 &&
+         2 * g.OH <= g.H && 2 * g.OW <= g.W;
+}
+
 template <class T>
 void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolGeom& g) {
   const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
-  const bool fast2 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 &&
-                     g.dw == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
+  const bool fast2 = pool_2x2(g);
   if constexpr (std::is_same_v<T, float>) {
     if (fast2 && !kernels::reference_kernels())
-      return kernels::max_pool_2x2(x, y, idx, g.planes, g.H, g.W, g.OH, g.OW);
+      return kernels::max_pool_2x2(x, y, idx, nullptr, g.planes, g.H, g.W, g.OH, g.OW);
   }
   detail::parallel_for(g.planes, g.planes * HW > 16384, [&](int64_t pl, int) {
     const T* xp = x + pl * HW;
@@ -268,33 +273,48 @@ T* dp(const Tensor& t) {
   return reinterpret_cast<T*>(t.raw_data());
 }
 
-}  // namespace
+using nn::functional::PoolWithIndices;
+using nn::Size2;
 
-namespace nn::functional {
-
-PoolWithIndices max_pool2d_with_indices(const Tensor& input, Size2 kernel_size, std::optional<Size2> stride,
-                                        Size2 padding, Size2 dilation, bool ceil_mode) {
+PoolWithIndices max_pool2d_impl(const Tensor& input, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
+                                Size2 dilation, bool ceil_mode, bool with_indices) {
   bool unbatched;
   Tensor x4 = as_batched(input, unbatched);
   PoolGeom g = pool_geom(x4, kernel_size, stride, padding, dilation, ceil_mode, input.sizes());
   Tensor xc = x4.contiguous();
   const int64_t N = x4.size(0), C = x4.size(1);
   Tensor out = make_tensor({N, C, g.OH, g.OW}, input.dtype());
-  Tensor idx = make_tensor({N, C, g.OH, g.OW}, kInt64);
-  if (out.numel() > 0)
-    dispatch_floating(input.dtype(), "max_pool2d", [&](auto tag) {
-      using T = decltype(tag);
-      max_pool_forward<T>(dp<T>(xc), dp<T>(out), dp<int64_t>(idx), g);
-    });
+  // When nobody sees the indices, the kernel keeps each winner's place in its window in one byte (a bool
+  // tensor's storage), and backward writes every input element from them.
+  const bool codes = !with_indices && input.dtype() == kFloat32 && pool_2x2(g) && !kernels::reference_kernels();
+  Tensor idx, saved;  // saved: the codes or the indices
+  if (codes) {
+    saved = make_tensor({out.numel() + kernels::kMaxPoolCodesPad}, kBool);
+    if (out.numel() > 0)
+      kernels::max_pool_2x2(dp<float>(xc), dp<float>(out), nullptr, reinterpret_cast<uint8_t*>(saved.raw_data()),
+                            g.planes, g.H, g.W, g.OH, g.OW);
+  } else {
+    idx = saved = make_tensor({N, C, g.OH, g.OW}, kInt64);
+    if (out.numel() > 0)
+      dispatch_floating(input.dtype(), "max_pool2d", [&](auto tag) {
+        using T = decltype(tag);
+        max_pool_forward<T>(dp<T>(xc), dp<T>(out), dp<int64_t>(idx), g);
+      });
+  }
   if (autograd::compute_requires_grad({&x4})) {
     Shape xs = x4.sizes();
     auto node = detail::make_node(
         "MaxPool2DWithIndicesBackward0",
-        [g, xs](const std::vector<Tensor>& grads, FunctionNode& self) -> std::vector<Tensor> {
+        [g, xs, codes](const std::vector<Tensor>& grads, FunctionNode& self) -> std::vector<Tensor> {
           if (!grads[0].defined()) return {Tensor()};
           Tensor gy = grads[0].contiguous(), ix = self.saved(0);
           Tensor gx = make_tensor(xs, gy.dtype());
           if (gx.numel() == 0) return {gx};
+          if (codes) {
+            kernels::max_pool_2x2_backward(dp<float>(gy), reinterpret_cast<const uint8_t*>(ix.raw_data()),
+                                           dp<float>(gx), g.planes, g.H, g.W, g.OH, g.OW);
+            return {gx};
+          }
           dispatch_floating(gy.dtype(), "max_pool2d_backward", [&](auto tag) {
             using T = decltype(tag);
             max_pool_backward<T>(dp<T>(gy), dp<int64_t>(ix), dp<T>(gx), g);
@@ -302,16 +322,25 @@ PoolWithIndices max_pool2d_with_indices(const Tensor& input, Size2 kernel_size, 
           return {gx};
         },
         {&x4});
-    node->save(idx);
+    node->save(saved);
     autograd::set_history(out, node);
   }
-  if (unbatched) return {out.squeeze(0), idx.squeeze(0)};
+  if (unbatched) return {out.squeeze(0), idx.defined() ? idx.squeeze(0) : idx};
   return {out, idx};
+}
+
+}  // namespace
+
+namespace nn::functional {
+
+PoolWithIndices max_pool2d_with_indices(const Tensor& input, Size2 kernel_size, std::optional<Size2> stride,
+                                        Size2 padding, Size2 dilation, bool ceil_mode) {
+  return max_pool2d_impl(input, kernel_size, stride, padding, dilation, ceil_mode, true);
 }
 
 Tensor max_pool2d(const Tensor& input, Size2 kernel_size, std::optional<Size2> stride, Size2 padding, Size2 dilation,
                   bool ceil_mode) {
-  return max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode).output;
+  return max_pool2d_impl(input, kernel_size, stride, padding, dilation, ceil_mode, false).output;
 }
 
 Tensor avg_pool2d(const Tensor& input, Size2 kernel_size, std::optional<Size2> stride, Size2 padding, bool ceil_mode,

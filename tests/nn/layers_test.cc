@@ -687,36 +687,65 @@ static std::vector<int64_t> supported_simd_targets() {
 }
 
 TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
+  // max_pool2d_with_indices runs the kernel with int64 positions; max_pool2d (no indices asked for) with one-byte
+  // window codes and a backward that writes every element from them. Both against the generic loops (reference
+  // mode) on every SIMD target: ties, NaN, odd sizes (rows and columns no window covers), rows shorter and longer
+  // than a vector, and gradients with -0.0, inf and NaN (the winner gets 0 + g: -0.0 becomes +0.0).
   const std::vector<int64_t> targets = supported_simd_targets();
   ASSERT_GE(targets.size(), 2u);
   struct RestoreTargets {  // also when an assertion below returns early
     ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
   } restore;
+  auto same = [](const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!(std::isnan(a[i]) && std::isnan(b[i])) && (a[i] != b[i] || std::signbit(a[i]) != std::signbit(b[i])))
+        return false;
+    return true;
+  };
   for (int64_t target : targets) {
-  hwy::SetSupportedTargetsForTest(target);
-  SCOPED_TRACE(hwy::TargetName(target));
-  for (auto [h, w] : {std::pair<int64_t, int64_t>{2, 2}, {5, 7}, {28, 28}, {14, 30}, {9, 33}, {6, 64}, {3, 67}}) {
-    manual_seed(static_cast<uint64_t>(h * 100 + w));
-    Tensor x = randint(-3, 4, {2, 3, h, w}).to(kFloat32);  // small integers: many ties
-    std::vector<double> xv = x.to_vector();
-    for (size_t i = 0; i < xv.size(); i += 7) xv[i] = std::nan("");
-    x = from_data(xv, x.sizes(), {kFloat32});
-    auto run = [&](bool ref) {
-      kernels::set_reference_kernels(ref);
-      Tensor xr = x.clone().requires_grad_(true);
-      auto r = F::max_pool2d_with_indices(xr, 2);
-      r.output.backward(ones_like(r.output));
-      kernels::set_reference_kernels(false);
-      return std::tuple{r.output.detach().to_vector(), r.indices.to_vector(), xr.grad().to_vector()};
-    };
-    auto [y, idx, gx] = run(false);
-    auto [y_ref, idx_ref, gx_ref] = run(true);
-    ASSERT_EQ(idx, idx_ref) << h << "x" << w;
-    ASSERT_EQ(gx, gx_ref) << h << "x" << w;
-    ASSERT_EQ(y.size(), y_ref.size());
-    for (size_t i = 0; i < y.size(); ++i)
-      ASSERT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << h << "x" << w << " i " << i;
-  }
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    for (auto [h, w] : {std::pair<int64_t, int64_t>{2, 2}, {5, 7}, {28, 28}, {14, 30}, {9, 33}, {6, 64}, {3, 67},
+                        {2, 3}, {7, 2}}) {
+      SCOPED_TRACE(detail::concat(h, "x", w));
+      manual_seed(static_cast<uint64_t>(h * 100 + w));
+      Tensor x = randint(-3, 4, {2, 3, h, w}).to(kFloat32);  // small integers: many ties
+      std::vector<double> xv = x.to_vector();
+      for (size_t i = 0; i < xv.size(); i += 7) xv[i] = std::nan("");
+      x = from_data(xv, x.sizes(), {kFloat32});
+      std::vector<double> gv = randn({2, 3, h / 2, w / 2}).to_vector();
+      for (size_t i = 0; i < gv.size(); i += 3) gv[i] = -0.0;
+      if (gv.size() > 4) {
+        gv[1] = std::numeric_limits<double>::infinity();
+        gv[4] = std::nan("");
+      }
+      Tensor gy = from_data(gv, {2, 3, h / 2, w / 2}, {kFloat32});
+      auto run = [&](bool ref, bool indices) {
+        kernels::set_reference_kernels(ref);
+        Tensor xr = x.clone().requires_grad_(true);
+        Tensor y, idx;
+        if (indices) {
+          auto r = F::max_pool2d_with_indices(xr, 2);
+          y = r.output;
+          idx = r.indices;
+        } else {
+          y = F::max_pool2d(xr, 2);
+        }
+        y.backward(gy);
+        kernels::set_reference_kernels(false);
+        return std::tuple{y.detach().to_vector(), idx.defined() ? idx.to_vector() : std::vector<double>{},
+                          xr.grad().to_vector()};
+      };
+      auto [y_ref, idx_ref, gx_ref] = run(true, true);
+      for (bool indices : {true, false}) {
+        SCOPED_TRACE(indices ? "with indices" : "codes");
+        auto [y, idx, gx] = run(false, indices);
+        if (indices) ASSERT_EQ(idx, idx_ref);
+        ASSERT_TRUE(same(gx, gx_ref));
+        ASSERT_TRUE(same(y, y_ref));
+      }
+    }
   }
 }
 
