@@ -250,6 +250,26 @@ void Conv3x3WeightGradF32(const float* const* padded, const float* const* g, int
               hn::GetLane(hn::SumOfLanes(d, hn::LoadU(d, part + (((i * 3 + ky) * Cout + j) * 3 + kx) * N)));
 }
 
+// acc[c] += the sum of plane c (P values; planes `stride` apart), in lanes, then the lanes' total.
+void PlaneSumsF32(const float* g, int64_t C, int64_t P, int64_t stride, float* acc) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t c = 0; c < C; ++c) {
+    const float* r = g + c * stride;
+    VF a0 = hn::Zero(d), a1 = hn::Zero(d);
+    int64_t q = 0;
+    for (; q + 2 * N <= P; q += 2 * N) {
+      a0 = hn::Add(a0, hn::LoadU(d, r + q));
+      a1 = hn::Add(a1, hn::LoadU(d, r + q + N));
+    }
+    for (; q < P; q += N) {
+      const auto m = hn::FirstN(d, static_cast<size_t>(P - q));
+      a0 = hn::Add(a0, hn::MaskedLoad(m, d, r + q));
+    }
+    acc[c] += hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+  }
+}
+
 }  // namespace actlab::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -257,6 +277,11 @@ HWY_AFTER_NAMESPACE();
 namespace actlab::kernels {
 HWY_EXPORT(Conv3x3ForwardF32);
 HWY_EXPORT(Conv3x3WeightGradF32);
+HWY_EXPORT(PlaneSumsF32);
+
+void conv3x3_plane_sums(const float* g, int64_t C, int64_t P, int64_t stride, float* acc) {
+  HWY_DYNAMIC_DISPATCH(PlaneSumsF32)(g, C, P, stride, acc);
+}
 
 void conv3x3_prepare(const float* in, float* padded, int64_t C, int64_t H, int64_t W) {
   const Conv3x3Pad pad(H, W);

@@ -33,6 +33,9 @@ void conv3x3_forward(const float* padded, const float* K, const float* bias, flo
 // of it are aligned: unaligned, most straddled two cache lines and halved the kernel's speed).
 inline int64_t conv3x3_grad_stride(int64_t H, int64_t W) { return (H * W + 15) / 16 * 16; }
 void conv3x3_prepare_grad(const float* g, float* out, int64_t C, int64_t H, int64_t W);
+// acc[c] += the sum of the P values of plane c, planes `stride` apart (the bias gradient); a fixed order of
+// lanes, then the lanes' total.
+void conv3x3_plane_sums(const float* g, int64_t C, int64_t P, int64_t stride, float* acc);
 // gw[(j * Cin + i) * 9 + t] += the sum over images b < count and positions p of g_b[j][p] times input plane i of
 // image b at tap t (as above): padded[b] from conv3x3_prepare, g[b] from conv3x3_prepare_grad. The sums run in
 // a fixed order (lanes, then the lanes' total), whatever the thread count.

@@ -323,24 +323,33 @@ void conv3x3_param_grads(const float* x, const float* gy, float* gw, float* gb, 
   float* gbs = gb ? thread_scratch<float, 2>(blocks * O) : nullptr;
   if (gws) std::fill(gws, gws + blocks * wsize, 0.0f);
   if (gbs) std::fill(gbs, gbs + blocks * O, 0.0f);
+  // The kernel reads the gradient with aligned loads and no partial vector: planes whose size is a multiple of
+  // 16 floats in a 64-byte aligned tensor are read in place, others through an aligned copy.
+  const bool in_place = P % 16 == 0 && reinterpret_cast<uintptr_t>(gy) % 64 == 0;
   parallel_items(blocks, nthreads, [&](int64_t blk, int tid) {
     const int64_t n0 = blk * kImagesPerBlock, count = std::min(g.N, n0 + kImagesPerBlock) - n0;
     const float* pads[kImagesPerBlock];
     const float* grads[kImagesPerBlock];
     if (gw) {
       float* xp = thread_scratch<float, 3>(xsize * kImagesPerBlock);
-      float* gp = thread_scratch<float, 4>(gsize * kImagesPerBlock + 16);
-      gp += (16 - reinterpret_cast<uintptr_t>(gp) / sizeof(float) % 16) % 16;  // 64-byte aligned
+      float* gp = in_place ? nullptr : thread_scratch<float, 4>(gsize * kImagesPerBlock + 16);
+      if (gp) gp += (16 - reinterpret_cast<uintptr_t>(gp) / sizeof(float) % 16) % 16;  // 64-byte aligned
       for (int64_t k = 0; k < count; ++k) {
         kernels::conv3x3_prepare(x + (n0 + k) * C * P, xp + k * xsize, C, g.H, g.W);
-        kernels::conv3x3_prepare_grad(gy + (n0 + k) * O * P, gp + k * gsize, O, g.H, g.W);
         pads[k] = xp + k * xsize;
-        grads[k] = gp + k * gsize;
+        if (in_place) {
+          grads[k] = gy + (n0 + k) * O * P;
+        } else {
+          kernels::conv3x3_prepare_grad(gy + (n0 + k) * O * P, gp + k * gsize, O, g.H, g.W);
+          grads[k] = gp + k * gsize;
+        }
       }
       kernels::conv3x3_weight_grad(pads, grads, count, gws + blk * wsize, C, O, g.H, g.W);
     }
-    if (gb)
-      for (int64_t k = 0; k < count; ++k) add_bias_grad(gy + (n0 + k) * O * P, gbs + blk * O, O, P);
+    if (gb)  // from the copies while they are in cache
+      for (int64_t k = 0; k < count; ++k)
+        kernels::conv3x3_plane_sums(gw ? grads[k] : gy + (n0 + k) * O * P, O, P, gw && !in_place ? gsize / O : P,
+                                    gbs + blk * O);
   });
   if (gw) sum_blocks(gws, blocks, gw, wsize);
   if (gb) sum_blocks(gbs, blocks, gb, O);

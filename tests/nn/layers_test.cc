@@ -766,7 +766,7 @@ TEST(Conv2d, Direct3x3KernelMatchesIm2colOnEveryTarget) {
     hwy::SetSupportedTargetsForTest(target);
     SCOPED_TRACE(hwy::TargetName(target));
     for (const Shape4& s : {Shape4{2, 1, 16, 28, 28}, {3, 16, 32, 14, 14}, {2, 3, 9, 5, 7}, {2, 2, 17, 1, 1},
-                            {1, 4, 3, 1, 19}, {2, 5, 8, 17, 2}, {3, 9, 1, 33, 16}}) {
+                            {1, 4, 3, 1, 19}, {2, 5, 8, 17, 2}, {3, 9, 1, 33, 16}, {9, 2, 5, 4, 8}}) {
       manual_seed(static_cast<uint64_t>(s.c * 1000 + s.o * 100 + s.h * 10 + s.w));
       Tensor x = randint(-3, 4, {s.n, s.c, s.h, s.w}).to(kFloat32);
       Tensor w = randint(-3, 4, {s.o, s.c, 3, 3}).to(kFloat32);
@@ -775,17 +775,19 @@ TEST(Conv2d, Direct3x3KernelMatchesIm2colOnEveryTarget) {
       auto run = [&](bool ref) {
         kernels::set_reference_kernels(ref);
         Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
-        Tensor y = F::conv2d(xr, wr, b, 1, 1);
+        Tensor br = b.clone().requires_grad_(true);
+        Tensor y = F::conv2d(xr, wr, br, 1, 1);
         y.backward(g);
         kernels::set_reference_kernels(false);
-        return std::tuple{y.detach().to_vector(), xr.grad().to_vector(), wr.grad().to_vector()};
+        return std::tuple{y.detach().to_vector(), xr.grad().to_vector(), wr.grad().to_vector(), br.grad().to_vector()};
       };
-      auto [y, gx, gw] = run(false);
-      auto [y_ref, gx_ref, gw_ref] = run(true);
+      auto [y, gx, gw, gb] = run(false);
+      auto [y_ref, gx_ref, gw_ref, gb_ref] = run(true);
       const std::string where = detail::concat(s.n, "x", s.c, "x", s.h, "x", s.w, " -> ", s.o);
       ASSERT_EQ(y, y_ref) << where;
       ASSERT_EQ(gx, gx_ref) << where;
       ASSERT_EQ(gw, gw_ref) << where;
+      ASSERT_EQ(gb, gb_ref) << where;
     }
   }
   // Real values: within float32 rounding of the float64 result (which takes the im2col path).
