@@ -36,6 +36,10 @@ AdaptiveAvgPool2d::AdaptiveAvgPool2d(std::optional<int64_t> out_h, std::optional
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& input) { return functional::adaptive_avg_pool2d(input, h_, w_); }
 
+Tensor AdaptiveAvgPool2d::forward_after_relu(const Tensor& input) {
+  return functional::relu_adaptive_avg_pool2d(input, h_, w_);
+}
+
 std::string AdaptiveAvgPool2d::extra_repr() const {
   auto s = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("None"); };
   if (scalar_) return "output_size=" + s(h_);

@@ -32,14 +32,25 @@ namespace {
 // runs as one pass (BatchNormBase::forward_relu). Nothing outside the pair can see the normalized values in
 // between; the only difference is the autograd node the output carries (BatchNormReluBackward0 where PyTorch
 // has ReluBackward0).
+bool is_relu(Module& m) {
+  const std::type_info& u = typeid(m);
+  return (u == typeid(ReLU) || u == typeid(Activation)) && static_cast<Activation&>(m).spec().id == kernels::ActId::ReLU;
+}
+
 BatchNormBase* fusable_bn_relu(Module& first, Module& second) {
   const std::type_info& t = typeid(first);
-  if (t != typeid(BatchNorm2d) && t != typeid(BatchNorm1d)) return nullptr;
-  const std::type_info& u = typeid(second);
-  if (u != typeid(ReLU) && u != typeid(Activation)) return nullptr;
-  if (static_cast<Activation&>(second).spec().id != kernels::ActId::ReLU) return nullptr;
+  if ((t != typeid(BatchNorm2d) && t != typeid(BatchNorm1d)) || !is_relu(second)) return nullptr;
   if (first.has_hooks() || second.has_hooks()) return nullptr;
   return static_cast<BatchNormBase*>(&first);
+}
+
+// A ReLU (not in place: in place it would change the tensor it was given, which a caller may hold) followed by an
+// AdaptiveAvgPool2d (exactly), neither with hooks: AdaptiveAvgPool2d::forward_after_relu. The output's autograd
+// node is ReluAdaptiveAvgPool2DBackward0 where PyTorch has AdaptiveAvgPool2DBackward0.
+AdaptiveAvgPool2d* fusable_relu_pool(Module& first, Module& second) {
+  if (!is_relu(first) || static_cast<Activation&>(first).spec().inplace()) return nullptr;
+  if (typeid(second) != typeid(AdaptiveAvgPool2d) || first.has_hooks() || second.has_hooks()) return nullptr;
+  return static_cast<AdaptiveAvgPool2d*>(&second);
 }
 
 }  // namespace
@@ -49,12 +60,19 @@ Tensor Sequential::forward(const Tensor& input) {
   const auto& children = named_children();
   for (size_t i = 0; i < children.size(); ++i) {
     Module& m = *children[i].second;
-    if (i + 1 < children.size())
-      if (BatchNormBase* bn = fusable_bn_relu(m, *children[i + 1].second)) {
+    if (i + 1 < children.size()) {
+      Module& next = *children[i + 1].second;
+      if (BatchNormBase* bn = fusable_bn_relu(m, next)) {
         x = bn->forward_relu(x);
         ++i;
         continue;
       }
+      if (AdaptiveAvgPool2d* pool = fusable_relu_pool(m, next)) {
+        x = pool->forward_after_relu(x);
+        ++i;
+        continue;
+      }
+    }
     x = m(x);
   }
   return x;

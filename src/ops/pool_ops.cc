@@ -214,7 +214,14 @@ void avg_pool_backward(const T* gy, T* gx, const PoolGeom& g, bool count_include
 inline int64_t a_start(int64_t i, int64_t out, int64_t in) { return (i * in) / out; }
 inline int64_t a_end(int64_t i, int64_t out, int64_t in) { return ((i + 1) * in + out - 1) / out; }
 
-template <class T>
+// x's value, after ReLU (x < 0 ? 0 : x: NaN and -0.0 pass) when Relu.
+template <bool Relu, class T>
+inline T relu_if(T v) {
+  return Relu && v < T(0) ? T(0) : v;
+}
+
+// Relu: the pooling of relu(x) (relu_adaptive_avg_pool2d).
+template <bool Relu, class T>
 void adaptive_forward(const T* x, T* y, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
   detail::parallel_for(planes, planes * HW > 16384, [&](int64_t pl, int) {
@@ -224,10 +231,10 @@ void adaptive_forward(const T* x, T* y, int64_t planes, int64_t H, int64_t W, in
       T lanes[8] = {};
       int64_t i = 0;
       for (; i + 8 <= HW; i += 8)
-        for (int l = 0; l < 8; ++l) lanes[l] += xp[i + l];
+        for (int l = 0; l < 8; ++l) lanes[l] += relu_if<Relu>(xp[i + l]);
       T s = 0;
       for (int l = 0; l < 8; ++l) s += lanes[l];
-      for (; i < HW; ++i) s += xp[i];
+      for (; i < HW; ++i) s += relu_if<Relu>(xp[i]);
       yp[0] = s / static_cast<T>(HW);
       return;
     }
@@ -237,22 +244,29 @@ void adaptive_forward(const T* x, T* y, int64_t planes, int64_t H, int64_t W, in
         const int64_t w0 = a_start(ow, OW, W), w1 = a_end(ow, OW, W);
         T s = 0;
         for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) s += xp[h * W + w];
+          for (int64_t w = w0; w < w1; ++w) s += relu_if<Relu>(xp[h * W + w]);
         yp[oh * OW + ow] = s / static_cast<T>((h1 - h0) * (w1 - w0));
       }
     }
   });
 }
 
+// relu_in: the input of a ReLU before the pooling (relu_adaptive_avg_pool2d): the gradient then goes through
+// ReLU's backward mask (zero where relu_in <= 0, as ReLU's own backward reads its output; NaN passes).
 template <class T>
-void adaptive_backward(const T* gy, T* gx, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+void adaptive_backward(const T* gy, const T* relu_in, T* gx, int64_t planes, int64_t H, int64_t W, int64_t OH,
+                       int64_t OW) {
   const int64_t HW = H * W, OHW = OH * OW;
   detail::parallel_for(planes, planes * HW > 16384, [&](int64_t pl, int) {
     T* gp = gx + pl * HW;
     const T* gyp = gy + pl * OHW;
+    const T* zp = relu_in ? relu_in + pl * HW : nullptr;
     if (OH == 1 && OW == 1) {
       const T v = gyp[0] / static_cast<T>(HW);
-      std::fill(gp, gp + HW, v);
+      if (zp)
+        for (int64_t i = 0; i < HW; ++i) gp[i] = zp[i] <= T(0) ? T(0) : v;
+      else
+        std::fill(gp, gp + HW, v);
       return;
     }
     std::fill(gp, gp + HW, T(0));
@@ -265,6 +279,8 @@ void adaptive_backward(const T* gy, T* gx, int64_t planes, int64_t H, int64_t W,
           for (int64_t w = w0; w < w1; ++w) gp[h * W + w] += v;
       }
     }
+    if (zp)
+      for (int64_t i = 0; i < HW; ++i) gp[i] = zp[i] <= T(0) ? T(0) : gp[i];
   });
 }
 
@@ -379,7 +395,13 @@ Tensor avg_pool2d(const Tensor& input, Size2 kernel_size, std::optional<Size2> s
   return unbatched ? out.squeeze(0) : out;
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& input, std::optional<int64_t> out_h, std::optional<int64_t> out_w) {
+}  // namespace nn::functional
+
+namespace {
+
+// adaptive_avg_pool2d, of relu(input) when relu (one pass and one autograd node).
+Tensor adaptive_avg_pool2d_impl(const Tensor& input, std::optional<int64_t> out_h, std::optional<int64_t> out_w,
+                                bool relu) {
   if (input.dim() != 3 && input.dim() != 4)
     throw ValueError(detail::concat("adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got ",
                                     shape_str(input.sizes())));
@@ -403,28 +425,44 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::optional<int64_t> out_h, st
   if (out.numel() > 0)
     dispatch_floating(input.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
       using T = decltype(tag);
-      adaptive_forward<T>(dp<T>(xc), dp<T>(out), N * C, H, W, OH, OW);
+      if (relu)
+        adaptive_forward<true, T>(dp<T>(xc), dp<T>(out), N * C, H, W, OH, OW);
+      else
+        adaptive_forward<false, T>(dp<T>(xc), dp<T>(out), N * C, H, W, OH, OW);
     });
   if (autograd::compute_requires_grad({&x4})) {
     Shape xs = x4.sizes();
     auto node = detail::make_node(
-        "AdaptiveAvgPool2DBackward0",
-        [xs, OH, OW](const std::vector<Tensor>& grads, FunctionNode&) -> std::vector<Tensor> {
+        relu ? "ReluAdaptiveAvgPool2DBackward0" : "AdaptiveAvgPool2DBackward0",
+        [xs, OH, OW, relu](const std::vector<Tensor>& grads, FunctionNode& self) -> std::vector<Tensor> {
           if (!grads[0].defined()) return {Tensor()};
-          Tensor gy = grads[0].contiguous();
+          Tensor gy = grads[0].contiguous(), z = relu ? self.saved(0) : Tensor();
           Tensor gx = make_tensor(xs, gy.dtype());
           if (gx.numel() == 0) return {gx};
           if (gy.numel() == 0) return {gx.zero_()};
           dispatch_floating(gy.dtype(), "adaptive_avg_pool2d_backward", [&](auto tag) {
             using T = decltype(tag);
-            adaptive_backward<T>(dp<T>(gy), dp<T>(gx), xs[0] * xs[1], xs[2], xs[3], OH, OW);
+            adaptive_backward<T>(dp<T>(gy), relu ? dp<T>(z) : nullptr, dp<T>(gx), xs[0] * xs[1], xs[2], xs[3], OH, OW);
           });
           return {gx};
         },
         {&x4});
+    if (relu) node->save(xc.is_same(x4) ? x4 : xc.detach());
     autograd::set_history(out, node);
   }
   return unbatched ? out.squeeze(0) : out;
+}
+
+}  // namespace
+
+namespace nn::functional {
+
+Tensor adaptive_avg_pool2d(const Tensor& input, std::optional<int64_t> out_h, std::optional<int64_t> out_w) {
+  return adaptive_avg_pool2d_impl(input, out_h, out_w, false);
+}
+
+Tensor relu_adaptive_avg_pool2d(const Tensor& input, std::optional<int64_t> out_h, std::optional<int64_t> out_w) {
+  return adaptive_avg_pool2d_impl(input, out_h, out_w, true);
 }
 
 }  // namespace nn::functional

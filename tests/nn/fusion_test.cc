@@ -222,3 +222,70 @@ TEST(Fusion, BatchNormReluGradcheck) {
          randn({3}, {kFloat64}).requires_grad_(true)});
   }
 }
+
+TEST(Fusion, SequentialRunsReluAdaptiveAvgPoolAsOnePassWithTheSameBits) {
+  // ReLU + AdaptiveAvgPool2d (no hooks) through F::relu_adaptive_avg_pool2d; a forward hook on the pool keeps them
+  // apart. Global (1x1) and general output sizes; NaN/inf/-0.0 and exact zeros in the input (ReLU's mask).
+  for (auto [oh, ow] : {std::pair<int64_t, int64_t>{1, 1}, {2, 3}}) {
+    SCOPED_TRACE(detail::concat(oh, "x", ow));
+    auto make = [&] {
+      return std::make_shared<nn::Sequential>(std::make_shared<nn::Conv2d>(2, 4, 3, nn::Conv2dOptions{.padding = 1}),
+                                              std::make_shared<nn::ReLU>(),
+                                              std::make_shared<nn::AdaptiveAvgPool2d>(nn::Size2{oh, ow}));
+    };
+    manual_seed(8);
+    auto fused = make();
+    manual_seed(8);
+    auto apart = make();
+    apart->operator[](2).register_forward_hook(
+        [](nn::Module&, const Tensor&, const Tensor&) -> std::optional<Tensor> { return std::nullopt; });
+    {
+      NoGradGuard ng;
+      for (auto* m : {fused.get(), apart.get()}) {
+        auto& conv = static_cast<nn::Conv2d&>((*m)[0]);
+        conv.weight().narrow(0, 1, 1).zero_();  // channel 1: exactly 0 everywhere (bias 0), ReLU's kink
+        conv.bias().narrow(0, 1, 1).zero_();
+      }
+    }
+    std::vector<double> xv = randn({3, 2, 7, 9}).to_vector();
+    xv[3] = -0.0;
+    xv[60] = std::numeric_limits<double>::infinity();
+    xv[200] = std::nan("");
+    Tensor x1 = from_data(xv, {3, 2, 7, 9}, {kFloat32}).requires_grad_(true);
+    Tensor x2 = from_data(xv, {3, 2, 7, 9}, {kFloat32}).requires_grad_(true);
+    Tensor y1 = (*fused)(x1), y2 = (*apart)(x2);
+    EXPECT_EQ(y1.grad_fn()->name(), "ReluAdaptiveAvgPool2DBackward0");
+    EXPECT_EQ(y2.grad_fn()->name(), "AdaptiveAvgPool2DBackward0");
+    expect_same_bits(y1, y2, "output");
+    Tensor g = randn(y1.sizes());
+    y1.backward(g);
+    y2.backward(g);
+    expect_same_bits(x1.grad(), x2.grad(), "input gradient");
+    auto& c1 = static_cast<nn::Conv2d&>((*fused)[0]);
+    auto& c2 = static_cast<nn::Conv2d&>((*apart)[0]);
+    expect_same_bits(c1.weight().grad(), c2.weight().grad(), "weight gradient");
+    expect_same_bits(c1.bias().grad(), c2.bias().grad(), "bias gradient");
+  }
+  // An in-place ReLU first in a Sequential changes the caller's tensor, as in PyTorch: not fused.
+  nn::Sequential inplace(nn::ReLU(true), nn::AdaptiveAvgPool2d(1));
+  Tensor x = randn({2, 3, 4, 4});
+  inplace(x);
+  EXPECT_GE(x.min().item<double>(), 0.0);
+}
+
+TEST(Fusion, ReluAdaptiveAvgPoolFunctionalInFloat64AndGradcheck) {
+  manual_seed(6);
+  for (auto [oh, ow] : {std::pair<int64_t, int64_t>{1, 1}, {3, 2}}) {
+    Tensor x1 = randn({2, 3, 5, 6}, {kFloat64}).requires_grad_(true), x2 = x1.detach().requires_grad_(true);
+    Tensor y1 = nn::functional::relu_adaptive_avg_pool2d(x1, oh, ow);
+    Tensor y2 = nn::functional::adaptive_avg_pool2d(nn::functional::relu(x2), oh, ow);
+    expect_same_bits(y1, y2, "output");
+    Tensor g = randn(y1.sizes(), {kFloat64});
+    y1.backward(g);
+    y2.backward(g);
+    expect_same_bits(x1.grad(), x2.grad(), "input gradient");
+    actlab::testing::expect_gradcheck(
+        [oh = oh, ow = ow](const std::vector<Tensor>& v) { return nn::functional::relu_adaptive_avg_pool2d(v[0], oh, ow); },
+        {randn({2, 2, 4, 5}, {kFloat64}).requires_grad_(true)});
+  }
+}

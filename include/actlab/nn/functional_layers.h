@@ -78,6 +78,11 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::optional<int64_t> out_h, st
 inline Tensor adaptive_avg_pool2d(const Tensor& input, Size2 output_size) {
   return adaptive_avg_pool2d(input, output_size.h, output_size.w);
 }
+// adaptive_avg_pool2d(relu(input), ...) in one pass and one autograd node (ReluAdaptiveAvgPool2DBackward0), with
+// the same values and gradients as the two ops: relu(input) is never written, and backward applies ReLU's mask
+// from the saved input. nn::Sequential runs a ReLU (not in place) followed by an AdaptiveAvgPool2d this way when
+// neither has hooks (an actlab extension; PyTorch has no such op).
+Tensor relu_adaptive_avg_pool2d(const Tensor& input, std::optional<int64_t> out_h, std::optional<int64_t> out_w);
 
 // ---- normalization ---------------------------------------------------------------------------------------
 // F.batch_norm over dim 1 of input [N, C, *]. training (or undefined running stats): normalize with the

@@ -180,6 +180,9 @@ class AdaptiveAvgPool2d : public Module {
     return AdaptiveAvgPool2d(out_h, out_w, 0);
   }
   Tensor forward(const Tensor& input) override;
+  // forward(relu(input)) in one pass (functional::relu_adaptive_avg_pool2d); what nn::Sequential runs for a ReLU
+  // followed by an AdaptiveAvgPool2d when neither has hooks.
+  Tensor forward_after_relu(const Tensor& input);
   std::string type_name() const override { return "AdaptiveAvgPool2d"; }
   std::string extra_repr() const override;
 
