@@ -226,7 +226,8 @@ TEST(Fusion, BatchNormReluGradcheck) {
 TEST(Fusion, SequentialRunsReluAdaptiveAvgPoolAsOnePassWithTheSameBits) {
   // ReLU + AdaptiveAvgPool2d (no hooks) through F::relu_adaptive_avg_pool2d; a forward hook on the pool keeps them
   // apart. Global (1x1) and general output sizes; NaN/inf/-0.0 and exact zeros in the input (ReLU's mask).
-  for (auto [oh, ow] : {std::pair<int64_t, int64_t>{1, 1}, {2, 3}}) {
+  for (auto size : {std::pair<int64_t, int64_t>{1, 1}, {2, 3}}) {
+    const int64_t oh = size.first, ow = size.second;  // (clang 14 cannot capture structured bindings)
     SCOPED_TRACE(detail::concat(oh, "x", ow));
     auto make = [&] {
       return std::make_shared<nn::Sequential>(std::make_shared<nn::Conv2d>(2, 4, 3, nn::Conv2dOptions{.padding = 1}),
