@@ -28,15 +28,16 @@ Module& Sequential::operator[](int64_t i) const { return *ptr(i); }
 
 namespace {
 
-// A BatchNorm1d/2d (exactly: a subclass may override forward) followed by a ReLU, neither with hooks: the pair
-// runs as one pass (BatchNormBase::forward_relu). Nothing outside the pair can see the normalized values in
-// between; the only difference is the autograd node the output carries (BatchNormReluBackward0 where PyTorch
-// has ReluBackward0).
+// A ReLU module (nn::ReLU, or the table-driven Activation with ReLU's row); exact types, as below, because a
+// subclass may override forward.
 bool is_relu(Module& m) {
   const std::type_info& u = typeid(m);
   return (u == typeid(ReLU) || u == typeid(Activation)) && static_cast<Activation&>(m).spec().id == kernels::ActId::ReLU;
 }
 
+// A BatchNorm1d/2d followed by a ReLU, neither with hooks: the pair runs as one pass (BatchNormBase::forward_relu).
+// Nothing outside the pair can see the normalized values in between; the only difference is the autograd node the
+// output carries (BatchNormReluBackward0 where PyTorch has ReluBackward0).
 BatchNormBase* fusable_bn_relu(Module& first, Module& second) {
   const std::type_info& t = typeid(first);
   if ((t != typeid(BatchNorm2d) && t != typeid(BatchNorm1d)) || !is_relu(second)) return nullptr;
