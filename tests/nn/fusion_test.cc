@@ -106,6 +106,16 @@ void expect_same_bits(const Tensor& a, const Tensor& b, const char* what) {
     if (!std::isnan(va[i])) ASSERT_EQ(va[i], vb[i]) << what << " at " << i;
 }
 
+// Every parameter's gradient and every buffer of two models with the same structure: the same bits.
+void expect_same_grads_and_buffers(const nn::Module& a, const nn::Module& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) expect_same_bits(pa[i].second.grad(), pb[i].second.grad(), pa[i].first.c_str());
+  auto ba = a.named_buffers(), bb = b.named_buffers();
+  ASSERT_EQ(ba.size(), bb.size());
+  for (size_t i = 0; i < ba.size(); ++i) expect_same_bits(ba[i].second, bb[i].second, ba[i].first.c_str());
+}
+
 }  // namespace
 
 TEST(Fusion, SequentialRunsBatchNormReluAsOnePassWithTheSameBits) {
@@ -177,12 +187,7 @@ TEST(Fusion, SequentialRunsBatchNormReluAsOnePassWithTheSameBits) {
         y1.backward(g);
         y2.backward(g);
         expect_same_bits(x1.grad(), x2.grad(), "input gradient");
-        auto& b1 = static_cast<nn::BatchNormBase&>((*fused)[0]);
-        auto& b2 = static_cast<nn::BatchNormBase&>((*apart)[0]);
-        expect_same_bits(b1.weight().grad(), b2.weight().grad(), "weight gradient");
-        expect_same_bits(b1.bias().grad(), b2.bias().grad(), "bias gradient");
-        expect_same_bits(b1.running_mean(), b2.running_mean(), "running_mean");
-        expect_same_bits(b1.running_var(), b2.running_var(), "running_var");
+        expect_same_grads_and_buffers(*fused, *apart);  // weight, bias, running statistics
         fused->zero_grad();
         apart->zero_grad();
       }
@@ -262,10 +267,7 @@ TEST(Fusion, SequentialRunsReluAdaptiveAvgPoolAsOnePassWithTheSameBits) {
     y1.backward(g);
     y2.backward(g);
     expect_same_bits(x1.grad(), x2.grad(), "input gradient");
-    auto& c1 = static_cast<nn::Conv2d&>((*fused)[0]);
-    auto& c2 = static_cast<nn::Conv2d&>((*apart)[0]);
-    expect_same_bits(c1.weight().grad(), c2.weight().grad(), "weight gradient");
-    expect_same_bits(c1.bias().grad(), c2.bias().grad(), "bias gradient");
+    expect_same_grads_and_buffers(*fused, *apart);  // the conv's weight and bias
   }
   // An in-place ReLU first in a Sequential changes the caller's tensor, as in PyTorch: not fused.
   nn::Sequential inplace(nn::ReLU(true), nn::AdaptiveAvgPool2d(1));
