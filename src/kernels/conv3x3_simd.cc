@@ -19,22 +19,14 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "kernels/register_inl.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace actlab::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
-
-// Keeps v in a register: GCC otherwise folds a loaded or broadcast vector into every multiply-add that uses it
-// as a memory operand, one load per use, and the loads (not the multiply-adds) then set the pace.
-HWY_INLINE void InRegister(VF& v) {
-#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
-  asm("" : "+v"(v.raw));
-#else
-  (void)v;
-#endif
-}
 
 // Output channels per register block: 8 x 2 accumulators on targets with 32 vector registers, 4 x 2 on 16.
 #if HWY_TARGET <= HWY_AVX3
@@ -262,9 +254,14 @@ void PlaneSumsF32(const float* g, int64_t C, int64_t P, int64_t stride, float* a
       a0 = hn::Add(a0, hn::LoadU(d, r + q));
       a1 = hn::Add(a1, hn::LoadU(d, r + q + N));
     }
-    for (; q < P; q += N) {
-      const auto m = hn::FirstN(d, static_cast<size_t>(P - q));
-      a0 = hn::Add(a0, hn::MaskedLoad(m, d, r + q));
+    if (q + N <= P) {
+      a0 = hn::Add(a0, hn::LoadU(d, r + q));
+      q += N;
+    }
+    if (q < P) {  // a copy, not MaskedLoad: on SSE4 that reads a whole aligned vector (may fault, or run past g)
+      HWY_ALIGN float rest[hn::MaxLanes(DF())] = {};
+      std::memcpy(rest, r + q, static_cast<size_t>(P - q) * sizeof(float));
+      a0 = hn::Add(a0, hn::Load(d, rest));
     }
     acc[c] += hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
   }

@@ -42,4 +42,17 @@ void conv3x3_plane_sums(const float* g, int64_t C, int64_t P, int64_t stride, fl
 void conv3x3_weight_grad(const float* const* padded, const float* const* g, int64_t count, float* gw, int64_t Cin,
                          int64_t Cout, int64_t H, int64_t W);
 
+// Winograd F(2x2, 3x3) for the same convolution (kernels/winograd_simd.cc), for channel counts that are multiples
+// of 16: 2.25x fewer multiplies than the direct kernel. U: 16 * C * O floats of transformed weights, from
+// w [O, C, 3, 3] for the forward convolution (input channels C, output O) or, with for_input_grad, for the input
+// gradient (gy's O channels in, C out, the kernel turned by 180 degrees).
+void winograd_weights(const float* w, int64_t O, int64_t C, bool for_input_grad, float* U);
+// Floats of scratch conv3x3_winograd needs for one image.
+int64_t winograd_scratch_size(int64_t Cin, int64_t Cout, int64_t H, int64_t W);
+// One image: out [Cout, H, W] from in [Cin, H, W] (planes, unpadded). Returns false, leaving `out` untouched, when
+// an output came out infinite or NaN: the transforms mix a tile's inputs, so an infinity there can turn outputs
+// that do not depend on it into NaN; the caller then runs the direct kernel, which propagates them as im2col does.
+bool conv3x3_winograd(const float* in, const float* U, const float* bias, float* out, int64_t Cin, int64_t Cout,
+                      int64_t H, int64_t W, float* scratch);
+
 }  // namespace actlab::kernels

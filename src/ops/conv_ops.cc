@@ -295,20 +295,36 @@ std::vector<float> pack3x3(const float* w, int64_t O, int64_t C, bool for_input_
   return K;
 }
 
-// out (N images of Cout planes) = the direct kernel over `in` (N images of Cin planes of g's H x W), packed
-// weights K; images over the threads.
-void conv3x3_images(const float* in, int64_t Cin, const std::vector<float>& K, const float* bias, float* out,
+// Whether conv3x3_images takes the Winograd kernel: channel counts that fill its vectors.
+bool winograd3x3(int64_t Cin, int64_t Cout) { return Cin % 16 == 0 && Cout % 16 == 0; }
+
+// out (N images of Cout planes) = the 3x3 convolution of `in` (N images of Cin planes of g's H x W) with the
+// weights w [O, C, 3, 3] (for_input_grad: turned, channels swapped, see pack3x3); images over the threads.
+// Winograd where winograd3x3 allows, with the direct kernel for an image whose Winograd outputs were not finite.
+void conv3x3_images(const float* in, int64_t Cin, const float* w, bool for_input_grad, const float* bias, float* out,
                     int64_t Cout, const ConvGeom& g) {
   const int64_t P = g.P(), psize = kernels::conv3x3_padded_size(Cin, g.H, g.W);
+  const std::vector<float> K = pack3x3(w, g.O, g.C, for_input_grad);
+  std::vector<float> U;
+  if (winograd3x3(Cin, Cout)) {
+    U.resize(static_cast<size_t>(16 * Cin * Cout));
+    kernels::winograd_weights(w, g.O, g.C, for_input_grad, U.data());
+  }
+  const int64_t wsize = U.empty() ? 0 : kernels::winograd_scratch_size(Cin, Cout, g.H, g.W);
   for_each_image(g.N, image_threads(g.N), [&](int64_t n, int) {
+    const float* xn = in + n * Cin * P;
+    float* on = out + n * Cout * P;
+    if (!U.empty() &&
+        kernels::conv3x3_winograd(xn, U.data(), bias, on, Cin, Cout, g.H, g.W, thread_scratch<float, 5>(wsize)))
+      return;
     float* pad = thread_scratch<float, 0>(psize);
-    kernels::conv3x3_prepare(in + n * Cin * P, pad, Cin, g.H, g.W);
-    kernels::conv3x3_forward(pad, K.data(), bias, out + n * Cout * P, Cin, Cout, g.H, g.W);
+    kernels::conv3x3_prepare(xn, pad, Cin, g.H, g.W);
+    kernels::conv3x3_forward(pad, K.data(), bias, on, Cin, Cout, g.H, g.W);
   });
 }
 
 void conv3x3_forward_images(const float* x, const float* w, const float* b, float* out, const ConvGeom& g) {
-  conv3x3_images(x, g.C, pack3x3(w, g.O, g.C, false), b, out, g.O, g);
+  conv3x3_images(x, g.C, w, false, b, out, g.O, g);
 }
 
 // The weight and bias gradients, summed over fixed blocks of images (the blocks over the threads), then the
@@ -360,7 +376,7 @@ void conv_backward(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb, con
   if constexpr (std::is_same_v<T, float>) {
     if (direct3x3(g)) {
       // gy's planes through the kernel with the turned weights.
-      if (gx) conv3x3_images(gy, g.O, pack3x3(w, g.O, g.C, true), nullptr, gx, g.C, g);
+      if (gx) conv3x3_images(gy, g.O, w, true, nullptr, gx, g.C, g);
       if (gw || gb) conv3x3_param_grads(x, gy, gw, gb, g);
       return;
     }

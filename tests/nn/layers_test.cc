@@ -765,8 +765,11 @@ TEST(Conv2d, Direct3x3KernelMatchesIm2colOnEveryTarget) {
   for (int64_t target : targets) {
     hwy::SetSupportedTargetsForTest(target);
     SCOPED_TRACE(hwy::TargetName(target));
+    // Channel counts that are multiples of 16 take the Winograd kernel (kernels/winograd_simd.cc): even and odd
+    // plane sizes, tile counts beside its register blocks, one vector of output channels and a pair plus one.
     for (const Shape4& s : {Shape4{2, 1, 16, 28, 28}, {3, 16, 32, 14, 14}, {2, 3, 9, 5, 7}, {2, 2, 17, 1, 1},
-                            {1, 4, 3, 1, 19}, {2, 5, 8, 17, 2}, {3, 9, 1, 33, 16}, {9, 2, 5, 4, 8}}) {
+                            {1, 4, 3, 1, 19}, {2, 5, 8, 17, 2}, {3, 9, 1, 33, 16}, {9, 2, 5, 4, 8},
+                            {2, 32, 16, 14, 14}, {2, 16, 48, 9, 5}, {1, 16, 16, 1, 1}, {3, 32, 32, 7, 30}}) {
       manual_seed(static_cast<uint64_t>(s.c * 1000 + s.o * 100 + s.h * 10 + s.w));
       Tensor x = randint(-3, 4, {s.n, s.c, s.h, s.w}).to(kFloat32);
       Tensor w = randint(-3, 4, {s.o, s.c, 3, 3}).to(kFloat32);
@@ -801,7 +804,8 @@ TEST(Conv2d, Direct3x3KernelMatchesIm2colOnEveryTarget) {
   y64.backward(g.to(kFloat64));
   EXPECT_LT((y.to(kFloat64) - y64).abs().max().item<double>(), 1e-5);
   EXPECT_LT((xr.grad().to(kFloat64) - x64.grad()).abs().max().item<double>(), 1e-5);
-  // Infinities and NaN propagate as through im2col's explicit zeros.
+  // Infinities and NaN propagate as through im2col's explicit zeros (Winograd's transforms would smear an
+  // infinity over its tile as NaN: such an image goes through the direct kernel).
   std::vector<double> xv = x.to_vector();
   xv[5] = std::numeric_limits<double>::infinity();
   xv[200] = std::nan("");
