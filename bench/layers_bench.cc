@@ -11,6 +11,7 @@
 #include "actlab/lab/train.h"
 #include "actlab/nn/functional.h"
 #include "actlab/nn/layers.h"
+#include "actlab/nn/loss.h"
 
 using namespace actlab;
 
@@ -24,12 +25,14 @@ int main(int argc, char** argv) {
   std::shared_ptr<nn::Sequential> model = lab::build_model(lab::TrainConfig{});
   std::vector<Tensor> params = model->parameters();
   Tensor x = randn({batch, 1, 28, 28});
-  Tensor lw = randn({batch, 10}) / double(batch);
+  // Cross-entropy on fixed random labels, as tools/bench_layers_torch.py: a bounded loss (a linear one drove the
+  // weights to infinity within a hundred steps, and the step then timed arithmetic on NaN).
+  Tensor labels = randint(0, 10, {batch});
 
   auto step = [&] {
     for (auto& p : params) p.set_grad(Tensor());
     Tensor y = (*model)(x);
-    Tensor loss = sum(y * lw);
+    Tensor loss = nn::functional::cross_entropy(y, labels);
     loss.backward();
     NoGradGuard ng;
     for (auto& p : params) p.add_(p.grad(), -0.01);
