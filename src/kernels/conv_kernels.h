@@ -55,4 +55,11 @@ int64_t winograd_scratch_size(int64_t Cin, int64_t Cout, int64_t H, int64_t W);
 bool conv3x3_winograd(const float* in, const float* U, const float* bias, float* out, int64_t Cin, int64_t Cout,
                       int64_t H, int64_t W, float* scratch);
 
+// Weight gradient by Winograd: gw [Cout, Cin, 3, 3] += the gradient of images [0, count) (x[b]: [Cin, H, W],
+// gy[b]: [Cout, H, W], unpadded), summed in a fixed order. Returns false, leaving gw untouched, when the sums
+// came out infinite or NaN (the caller then takes the direct kernel).
+int64_t winograd_weight_grad_scratch_size(int64_t Cin, int64_t Cout, int64_t H, int64_t W);
+bool conv3x3_winograd_weight_grad(const float* const* x, const float* const* gy, int64_t count, float* gw,
+                                  int64_t Cin, int64_t Cout, int64_t H, int64_t W, float* scratch);
+
 }  // namespace actlab::kernels

@@ -97,37 +97,82 @@ void InputTransform(const float* xcl, float* V, int64_t Cin, int64_t TW, int64_t
   for (int xi = 0; xi < 16; ++xi) std::memset(V + (xi * Tpad + T) * Cin, 0, static_cast<size_t>((Tpad - T) * Cin) * 4);
 }
 
-// M[xi][t][o] for tiles [t0, t0 + R) and output channels [o0, o0 + OB N): R x OB accumulators; each broadcast
-// of V feeds OB multiply-adds, each vector of U R of them.
-template <int R, int OB>
-HWY_INLINE void GemmBlock(const float* V, const float* U, float* M, int64_t Cin, int64_t Cout, int64_t Tpad, int xi,
-                          int64_t t0, int64_t o0) {
+// dst [rows][cols][C] = the planes in [C, H, W] at rows [off, off + H) and columns [off, off + W), zero around
+// them; the planes go over in blocks of kLanes channels x kLanes positions, each transposed in registers.
+void ToChannelLast(const float* in, int64_t C, int64_t H, int64_t W, float* dst, int64_t rows, int64_t cols,
+                   int64_t off) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d)), P = H * W;
+  std::memset(dst, 0, static_cast<size_t>(off * cols * C) * 4);
+  for (int64_t y = 0; y < H; ++y) {
+    float* row = dst + (y + off) * cols * C;
+    std::memset(row, 0, static_cast<size_t>(off * C) * 4);
+    std::memset(row + (W + off) * C, 0, static_cast<size_t>((cols - W - off) * C) * 4);
+  }
+  std::memset(dst + (H + off) * cols * C, 0, static_cast<size_t>((rows - H - off) * cols * C) * 4);
+  for (int64_t p0 = 0; p0 < P; p0 += N) {
+    const int64_t n = std::min(N, P - p0);
+    for (int64_t cb = 0; cb < C; cb += N) {
+      VF r[kLanes];
+#pragma GCC unroll 16
+      for (size_t i = 0; i < kLanes; ++i) {
+        const float* src = in + (cb + static_cast<int64_t>(i)) * P + p0;
+        r[i] = n == N ? hn::LoadU(d, src) : LoadFirst(src, n);
+      }
+      TransposeBlock(r);
+      for (int64_t k = 0, y = p0 / W, x = p0 % W; k < n; ++k, x = x + 1 == W ? 0 : x + 1, y += x == 0)
+        hn::StoreU(r[k], d, dst + ((y + off) * cols + x + off) * C + cb);
+    }
+  }
+}
+
+// V[xi][t][c] (Tpad tiles, the last ones zero) of the planes in [Cin, H, W], through the channel-last copy xcl
+// with a one-position zero border ((2 TH + 2) x (2 TW + 2) positions).
+void InputTiles(const float* in, int64_t Cin, int64_t H, int64_t W, float* xcl, float* V, int64_t Tpad) {
+  const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2;
+  ToChannelLast(in, Cin, H, W, xcl, 2 * TH + 2, 2 * TW + 2, 1);
+  InputTransform(xcl, V, Cin, TW, TH * TW, Tpad, 2 * TW + 2);
+}
+
+// out[r][k N] (+)= the sum over s < S of a(r, s) b[s][k N]: R x OB vector accumulators held over the whole sum;
+// each broadcast of a(r, s) feeds OB multiply-adds, each vector of b R of them. a(r, s) is a[r + s * astride]
+// with kAdjacentRows, else a[r * astride + s]; rows of b and out are `stride` floats apart. With `accumulate`
+// the sums start from what out holds, else from zero.
+template <int R, int OB, bool kAdjacentRows>
+HWY_INLINE void OuterProducts(const float* a, int64_t astride, const float* b, int64_t S, float* out, int64_t stride,
+                              bool accumulate) {
   const DF d;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   VF acc[R][OB];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int k = 0; k < OB; ++k) acc[r][k] = hn::Zero(d);
-  const float* v = V + (xi * Tpad + t0) * Cin;
-  const float* u = U + xi * Cin * Cout + o0;
-  for (int64_t c = 0; c < Cin; ++c) {
-    VF uk[OB];
+    for (int k = 0; k < OB; ++k) acc[r][k] = accumulate ? hn::LoadU(d, out + r * stride + k * N) : hn::Zero(d);
+  for (int64_t s = 0; s < S; ++s) {
+    VF bk[OB];
 #pragma GCC unroll 4
-    for (int k = 0; k < OB; ++k) uk[k] = hn::LoadU(d, u + c * Cout + k * N);
+    for (int k = 0; k < OB; ++k) bk[k] = hn::LoadU(d, b + s * stride + k * N);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      VF b = hn::Set(d, v[r * Cin + c]);
-      if (OB > 1) InRegister(b);
+      VF x = hn::Set(d, kAdjacentRows ? a[r + s * astride] : a[r * astride + s]);
+      if (OB > 1) InRegister(x);
 #pragma GCC unroll 4
-      for (int k = 0; k < OB; ++k) acc[r][k] = hn::MulAdd(b, uk[k], acc[r][k]);
+      for (int k = 0; k < OB; ++k) acc[r][k] = hn::MulAdd(x, bk[k], acc[r][k]);
     }
   }
-  float* m = M + (xi * Tpad + t0) * Cout + o0;
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int k = 0; k < OB; ++k) hn::StoreU(acc[r][k], d, m + r * Cout + k * N);
+    for (int k = 0; k < OB; ++k) hn::StoreU(acc[r][k], d, out + r * stride + k * N);
+}
+
+// M[xi][t][o] for tiles [t0, t0 + R) and output channels [o0, o0 + OB N): the sum over input channels c of
+// V[xi][t][c] U[xi][c][o].
+template <int R, int OB>
+HWY_INLINE void GemmBlock(const float* V, const float* U, float* M, int64_t Cin, int64_t Cout, int64_t Tpad, int xi,
+                          int64_t t0, int64_t o0) {
+  OuterProducts<R, OB, false>(V + (xi * Tpad + t0) * Cin, Cin, U + xi * Cin * Cout + o0, Cin,
+                              M + (xi * Tpad + t0) * Cout + o0, Cout, false);
 }
 
 // Tiles per register block: kTileBlock x 2 accumulators on targets with 32 vector registers, fewer on 16.
@@ -151,37 +196,12 @@ bool WinogradF32(const float* in, const float* U, const float* bias, float* out,
   const DF d;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   const int64_t P = H * W, TH = (H + 1) / 2, TW = (W + 1) / 2, T = TH * TW, Tpad = PaddedTiles(T);
-  const int64_t PH = 2 * TH + 2, PW = 2 * TW + 2;
   float* xcl = scratch + (16 - reinterpret_cast<uintptr_t>(scratch) / sizeof(float) % 16) % 16;  // 64-byte aligned
-  float* V = xcl + PH * PW * Cin;
+  float* V = xcl + (2 * TH + 2) * (2 * TW + 2) * Cin;
   float* M = V + 16 * Tpad * Cin;
   float* ycl = M + 16 * Tpad * Cout;
 
-  // Channel-last copy with a zero border: row 0 and rows past H, column 0 and columns past W; the planes go over
-  // in blocks of kLanes channels x kLanes positions, each transposed in registers.
-  std::memset(xcl, 0, static_cast<size_t>(PW * Cin) * 4);
-  for (int64_t y = 0; y < H; ++y) {
-    float* row = xcl + (y + 1) * PW * Cin;
-    std::memset(row, 0, static_cast<size_t>(Cin) * 4);
-    std::memset(row + (W + 1) * Cin, 0, static_cast<size_t>((PW - W - 1) * Cin) * 4);
-  }
-  std::memset(xcl + (H + 1) * PW * Cin, 0, static_cast<size_t>((PH - H - 1) * PW * Cin) * 4);
-  for (int64_t p0 = 0; p0 < P; p0 += N) {
-    const int64_t n = std::min(N, P - p0);
-    for (int64_t cb = 0; cb < Cin; cb += N) {
-      VF r[kLanes];
-#pragma GCC unroll 16
-      for (size_t i = 0; i < kLanes; ++i) {
-        const float* src = in + (cb + static_cast<int64_t>(i)) * P + p0;
-        r[i] = n == N ? hn::LoadU(d, src) : LoadFirst(src, n);
-      }
-      TransposeBlock(r);
-      for (int64_t k = 0, y = p0 / W, x = p0 % W; k < n; ++k, x = x + 1 == W ? 0 : x + 1, y += x == 0)
-        hn::StoreU(r[k], d, xcl + ((y + 1) * PW + x + 1) * Cin + cb);
-    }
-  }
-
-  InputTransform(xcl, V, Cin, TW, T, Tpad, PW);
+  InputTiles(in, Cin, H, W, xcl, V, Tpad);
 
   // Output channels in pairs of vectors, kTileBlock tiles at a time; a last single vector with twice the tiles
   // (each broadcast then feeds one multiply-add, and the tiles are what reuses the vector of U).
@@ -251,6 +271,110 @@ bool WinogradF32(const float* in, const float* U, const float* bias, float* out,
   return true;
 }
 
+// ---- weight gradient -------------------------------------------------------------------------------------------
+// With M = U (.) V per tile and y = A^T M A: dM = A dy A^T (4x4 from a tile's 2x2 output gradient), dU = the sum
+// over tiles of dM (.) V, and dw = G^T dU G.
+//   A = [1 0; 1 1; 1 -1; 0 -1]
+
+// Gy[xi][t][o] = A g A^T of each tile's output gradient g; gcl: channel-last, 2 TW positions per row, zero past
+// the plane.
+void GradTransform(const float* gcl, float* Gy, int64_t Cout, int64_t TW, int64_t T) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d)), row = 2 * TW * Cout, step = T * Cout;
+  for (int64_t t = 0; t < T; ++t) {
+    const float* g = gcl + (2 * (t / TW) * 2 * TW + 2 * (t % TW)) * Cout;
+    for (int64_t o = 0; o < Cout; o += N) {
+      const VF g00 = hn::LoadU(d, g + o), g01 = hn::LoadU(d, g + Cout + o);
+      const VF g10 = hn::LoadU(d, g + row + o), g11 = hn::LoadU(d, g + row + Cout + o);
+      const VF h[4][2] = {{g00, g01},
+                          {hn::Add(g00, g10), hn::Add(g01, g11)},
+                          {hn::Sub(g00, g10), hn::Sub(g01, g11)},
+                          {hn::Neg(g10), hn::Neg(g11)}};
+      float* out = Gy + t * Cout + o;
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        hn::StoreU(h[i][0], d, out + (4 * i) * step);
+        hn::StoreU(hn::Add(h[i][0], h[i][1]), d, out + (4 * i + 1) * step);
+        hn::StoreU(hn::Sub(h[i][0], h[i][1]), d, out + (4 * i + 2) * step);
+        hn::StoreU(hn::Neg(h[i][1]), d, out + (4 * i + 3) * step);
+      }
+    }
+  }
+}
+
+// dU[xi][c][o] += the sum over tiles t < T of V[xi][t][c] Gy[xi][t][o], input channels [c0, c0 + CB), output
+// channels [o0, o0 + OB N).
+template <int CB, int OB>
+HWY_INLINE void WeightGradBlock(const float* V, const float* Gy, float* dU, int64_t Cin, int64_t Cout, int64_t Tpad,
+                                int64_t T, int xi, int64_t c0, int64_t o0) {
+  OuterProducts<CB, OB, true>(V + xi * Tpad * Cin + c0, Cin, Gy + xi * T * Cout + o0, T,
+                              dU + (xi * Cin + c0) * Cout + o0, Cout, true);
+}
+
+// Input channels per weight-gradient register block (with two vectors of output channels; twice as many with one).
+#if HWY_TARGET <= HWY_AVX3
+constexpr int kGradChannels = 8;
+#else
+constexpr int kGradChannels = 4;
+#endif
+
+int64_t WeightGradScratchSizeF32(int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
+  const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2, T = TH * TW, Tpad = PaddedTiles(T);
+  return (2 * TH + 2) * (2 * TW + 2) * Cin + 16 * Tpad * Cin + 4 * T * Cout + 16 * T * Cout + 16 * Cin * Cout + 64;
+}
+
+bool WinogradWeightGradF32(const float* const* x, const float* const* gy, int64_t count, float* gw, int64_t Cin,
+                           int64_t Cout, int64_t H, int64_t W, float* scratch) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2, T = TH * TW, Tpad = PaddedTiles(T);
+  float* xcl = scratch + (16 - reinterpret_cast<uintptr_t>(scratch) / sizeof(float) % 16) % 16;  // 64-byte aligned
+  float* V = xcl + (2 * TH + 2) * (2 * TW + 2) * Cin;
+  float* gcl = V + 16 * Tpad * Cin;
+  float* Gy = gcl + 4 * T * Cout;
+  float* dU = Gy + 16 * T * Cout;
+  std::memset(dU, 0, static_cast<size_t>(16 * Cin * Cout) * 4);
+  const int64_t Cout2 = Cout / (2 * N) * (2 * N);
+  for (int64_t b = 0; b < count; ++b) {
+    InputTiles(x[b], Cin, H, W, xcl, V, Tpad);
+    ToChannelLast(gy[b], Cout, H, W, gcl, 2 * TH, 2 * TW, 0);
+    GradTransform(gcl, Gy, Cout, TW, T);
+    for (int xi = 0; xi < 16; ++xi)
+      for (int64_t c0 = 0; c0 < Cin; c0 += 2 * kGradChannels) {
+        for (int64_t o0 = 0; o0 < Cout2; o0 += 2 * N) {
+          WeightGradBlock<kGradChannels, 2>(V, Gy, dU, Cin, Cout, Tpad, T, xi, c0, o0);
+          WeightGradBlock<kGradChannels, 2>(V, Gy, dU, Cin, Cout, Tpad, T, xi, c0 + kGradChannels, o0);
+        }
+        if (Cout2 < Cout) WeightGradBlock<2 * kGradChannels, 1>(V, Gy, dU, Cin, Cout, Tpad, T, xi, c0, Cout2);
+      }
+  }
+  VF check = hn::Zero(d);
+  for (int64_t i = 0; i < 16 * Cin * Cout; i += N) {
+    const VF v = hn::LoadU(d, dU + i);
+    check = hn::Add(check, hn::Sub(v, v));
+  }
+  if (!hn::AllFalse(d, hn::IsNaN(check))) return false;
+  // gw[o][c] += G^T dU G, in double (each dU term enters with a weight of 1, 1/2 or 1/4).
+  for (int64_t c = 0; c < Cin; ++c)
+    for (int64_t o = 0; o < Cout; ++o) {
+      double du[4][4];
+      for (int xi = 0; xi < 16; ++xi) du[xi / 4][xi % 4] = dU[(xi * Cin + c) * Cout + o];
+      double h[3][4];  // G^T dU
+      for (int j = 0; j < 4; ++j) {
+        h[0][j] = du[0][j] + 0.5 * (du[1][j] + du[2][j]);
+        h[1][j] = 0.5 * (du[1][j] - du[2][j]);
+        h[2][j] = 0.5 * (du[1][j] + du[2][j]) + du[3][j];
+      }
+      float* out = gw + (o * Cin + c) * 9;
+      for (int k = 0; k < 3; ++k) {  // (G^T dU) G
+        out[3 * k] += static_cast<float>(h[k][0] + 0.5 * (h[k][1] + h[k][2]));
+        out[3 * k + 1] += static_cast<float>(0.5 * (h[k][1] - h[k][2]));
+        out[3 * k + 2] += static_cast<float>(0.5 * (h[k][1] + h[k][2]) + h[k][3]);
+      }
+    }
+  return true;
+}
+
 }  // namespace actlab::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -258,6 +382,8 @@ HWY_AFTER_NAMESPACE();
 namespace actlab::kernels {
 HWY_EXPORT(WinogradF32);
 HWY_EXPORT(ScratchSizeF32);
+HWY_EXPORT(WinogradWeightGradF32);
+HWY_EXPORT(WeightGradScratchSizeF32);
 
 void winograd_weights(const float* w, int64_t O, int64_t C, bool for_input_grad, float* U) {
   // Forward: input channels c, output channels o, kernel w[o][c]. Input gradient: input channels o (gy's),
@@ -290,6 +416,15 @@ int64_t winograd_scratch_size(int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
 bool conv3x3_winograd(const float* in, const float* U, const float* bias, float* out, int64_t Cin, int64_t Cout,
                       int64_t H, int64_t W, float* scratch) {
   return HWY_DYNAMIC_DISPATCH(WinogradF32)(in, U, bias, out, Cin, Cout, H, W, scratch);
+}
+
+int64_t winograd_weight_grad_scratch_size(int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
+  return HWY_DYNAMIC_DISPATCH(WeightGradScratchSizeF32)(Cin, Cout, H, W);
+}
+
+bool conv3x3_winograd_weight_grad(const float* const* x, const float* const* gy, int64_t count, float* gw,
+                                  int64_t Cin, int64_t Cout, int64_t H, int64_t W, float* scratch) {
+  return HWY_DYNAMIC_DISPATCH(WinogradWeightGradF32)(x, gy, count, gw, Cin, Cout, H, W, scratch);
 }
 
 }  // namespace actlab::kernels

@@ -342,11 +342,22 @@ void conv3x3_param_grads(const float* x, const float* gy, float* gw, float* gb, 
   // The kernel reads the gradient with aligned loads and no partial vector: planes whose size is a multiple of
   // 16 floats in a 64-byte aligned tensor are read in place, others through an aligned copy.
   const bool in_place = P % 16 == 0 && reinterpret_cast<uintptr_t>(gy) % 64 == 0;
+  const bool winograd = gw && winograd3x3(C, O);
+  const int64_t wgsize = winograd ? kernels::winograd_weight_grad_scratch_size(C, O, g.H, g.W) : 0;
   parallel_items(blocks, nthreads, [&](int64_t blk, int tid) {
     const int64_t n0 = blk * kImagesPerBlock, count = std::min(g.N, n0 + kImagesPerBlock) - n0;
     const float* pads[kImagesPerBlock];
     const float* grads[kImagesPerBlock];
-    if (gw) {
+    bool done = false;  // the weight gradient by Winograd (unless its sums were not finite)
+    if (winograd) {
+      for (int64_t k = 0; k < count; ++k) {
+        pads[k] = x + (n0 + k) * C * P;
+        grads[k] = gy + (n0 + k) * O * P;
+      }
+      done = kernels::conv3x3_winograd_weight_grad(pads, grads, count, gws + blk * wsize, C, O, g.H, g.W,
+                                                   thread_scratch<float, 5>(wgsize));
+    }
+    if (gw && !done) {
       float* xp = thread_scratch<float, 3>(xsize * kImagesPerBlock);
       float* gp = in_place ? nullptr : thread_scratch<float, 4>(gsize * kImagesPerBlock + 16);
       if (gp) gp += (16 - reinterpret_cast<uintptr_t>(gp) / sizeof(float) % 16) % 16;  // 64-byte aligned
@@ -362,9 +373,10 @@ void conv3x3_param_grads(const float* x, const float* gy, float* gw, float* gb, 
       }
       kernels::conv3x3_weight_grad(pads, grads, count, gws + blk * wsize, C, O, g.H, g.W);
     }
+    const bool copies = gw && !done && !in_place;  // gy's planes copied gsize / O apart
     if (gb)  // from the copies while they are in cache
       for (int64_t k = 0; k < count; ++k)
-        kernels::conv3x3_plane_sums(gw ? grads[k] : gy + (n0 + k) * O * P, O, P, gw && !in_place ? gsize / O : P,
+        kernels::conv3x3_plane_sums(gw && !done ? grads[k] : gy + (n0 + k) * O * P, O, P, copies ? gsize / O : P,
                                     gbs + blk * O);
   });
   if (gw) sum_blocks(gws, blocks, gw, wsize);

@@ -796,30 +796,41 @@ TEST(Conv2d, Direct3x3KernelMatchesIm2colOnEveryTarget) {
   // Real values: within float32 rounding of the float64 result (which takes the im2col path).
   manual_seed(7);
   Tensor x = randn({4, 16, 14, 14}), w = randn({32, 16, 3, 3}) * 0.1, g = randn({4, 32, 14, 14});
-  Tensor xr = x.clone().requires_grad_(true);
-  Tensor y = F::conv2d(xr, w, Tensor(), 1, 1);
+  Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
+  Tensor y = F::conv2d(xr, wr, Tensor(), 1, 1);
   y.backward(g);
-  Tensor x64 = x.to(kFloat64).requires_grad_(true);
-  Tensor y64 = F::conv2d(x64, w.to(kFloat64), Tensor(), 1, 1);
+  Tensor x64 = x.to(kFloat64).requires_grad_(true), w64 = w.to(kFloat64).requires_grad_(true);
+  Tensor y64 = F::conv2d(x64, w64, Tensor(), 1, 1);
   y64.backward(g.to(kFloat64));
   EXPECT_LT((y.to(kFloat64) - y64).abs().max().item<double>(), 1e-5);
   EXPECT_LT((xr.grad().to(kFloat64) - x64.grad()).abs().max().item<double>(), 1e-5);
-  // Infinities and NaN propagate as through im2col's explicit zeros (Winograd's transforms would smear an
-  // infinity over its tile as NaN: such an image goes through the direct kernel).
+  EXPECT_LT((wr.grad().to(kFloat64) - w64.grad()).abs().max().item<double>(), 1e-4);  // sums of 784 terms
+  // Infinities and NaN propagate as through im2col's explicit zeros, in the output and the weight gradient
+  // (Winograd's transforms would smear an infinity over its tile as NaN: such an image, or block of images for
+  // the weight gradient, goes through the direct kernel).
   std::vector<double> xv = x.to_vector();
   xv[5] = std::numeric_limits<double>::infinity();
   xv[200] = std::nan("");
   Tensor xs = from_data(xv, x.sizes(), {kFloat32});
-  kernels::set_reference_kernels(true);
-  std::vector<double> ref = F::conv2d(xs, w, Tensor(), 1, 1).to_vector();
-  kernels::set_reference_kernels(false);
-  std::vector<double> got = F::conv2d(xs, w, Tensor(), 1, 1).to_vector();
-  ASSERT_EQ(got.size(), ref.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(ref[i]) || std::isinf(ref[i])) {
-      EXPECT_TRUE((std::isnan(ref[i]) && std::isnan(got[i])) || got[i] == ref[i]) << i;
-    } else {
-      EXPECT_NEAR(got[i], ref[i], 1e-4 * (1 + std::abs(ref[i]))) << i;
+  auto outputs = [&](bool ref) {
+    kernels::set_reference_kernels(ref);
+    Tensor wg = w.clone().requires_grad_(true);
+    Tensor out = F::conv2d(xs, wg, Tensor(), 1, 1);
+    out.backward(g);
+    kernels::set_reference_kernels(false);
+    return std::pair{out.detach().to_vector(), wg.grad().to_vector()};
+  };
+  const auto [ref_y, ref_gw] = outputs(true);
+  const auto [got_y, got_gw] = outputs(false);
+  for (const auto& [got, ref] : {std::pair{&got_y, &ref_y}, std::pair{&got_gw, &ref_gw}}) {
+    ASSERT_EQ(got->size(), ref->size());
+    for (size_t i = 0; i < got->size(); ++i) {
+      const double r = (*ref)[i], v = (*got)[i];
+      if (std::isnan(r) || std::isinf(r)) {
+        EXPECT_TRUE((std::isnan(r) && std::isnan(v)) || v == r) << i;
+      } else {
+        EXPECT_NEAR(v, r, 1e-4 * (1 + std::abs(r))) << i;
+      }
     }
   }
 }
