@@ -137,10 +137,13 @@ void InputTiles(const float* in, int64_t Cin, int64_t H, int64_t W, float* xcl, 
 // out[r][k N] (+)= the sum over s < S of a(r, s) b[s][k N]: R x OB vector accumulators held over the whole sum;
 // each broadcast of a(r, s) feeds OB multiply-adds, each vector of b R of them. a(r, s) is a[r + s * astride]
 // with kAdjacentRows, else a[r * astride + s]; rows of b and out are `stride` floats apart. With `accumulate`
-// the sums start from what out holds, else from zero.
-template <int R, int OB, bool kAdjacentRows>
-HWY_INLINE void OuterProducts(const float* a, int64_t astride, const float* b, int64_t S, float* out, int64_t stride,
-                              bool accumulate) {
+// the sums start from what out holds, else from zero. kAStride, when not 0, is astride known at compile time:
+// the R row addresses are then offsets from one pointer (with astride at run time GCC kept R pointers and spilled
+// them to the stack).
+template <int R, int OB, bool kAdjacentRows, int kAStride = 0>
+HWY_INLINE void OuterProducts(const float* a, int64_t astride_rt, const float* b, int64_t S, float* out,
+                              int64_t stride, bool accumulate) {
+  const int64_t astride = kAStride ? kAStride : astride_rt;
   const DF d;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   VF acc[R][OB];
@@ -167,12 +170,12 @@ HWY_INLINE void OuterProducts(const float* a, int64_t astride, const float* b, i
 }
 
 // M[xi][t][o] for tiles [t0, t0 + R) and output channels [o0, o0 + OB N): the sum over input channels c of
-// V[xi][t][c] U[xi][c][o].
-template <int R, int OB>
+// V[xi][t][c] U[xi][c][o]; kCin: Cin when known at compile time, else 0.
+template <int R, int OB, int kCin>
 HWY_INLINE void GemmBlock(const float* V, const float* U, float* M, int64_t Cin, int64_t Cout, int64_t Tpad, int xi,
                           int64_t t0, int64_t o0) {
-  OuterProducts<R, OB, false>(V + (xi * Tpad + t0) * Cin, Cin, U + xi * Cin * Cout + o0, Cin,
-                              M + (xi * Tpad + t0) * Cout + o0, Cout, false);
+  OuterProducts<R, OB, false, kCin>(V + (xi * Tpad + t0) * Cin, Cin, U + xi * Cin * Cout + o0, Cin,
+                                    M + (xi * Tpad + t0) * Cout + o0, Cout, false);
 }
 
 // Tiles per register block: kTileBlock x 2 accumulators on targets with 32 vector registers, fewer on 16.
@@ -184,6 +187,25 @@ constexpr int kTileBlock = 6;
 
 // Tiles padded to whole register blocks.
 int64_t PaddedTiles(int64_t T) { return (T + kTileBlock - 1) / kTileBlock * kTileBlock; }
+
+// M = V U for each of the 16 Winograd points: output channels in pairs of vectors, kTileBlock tiles at a time;
+// a last single vector with twice the tiles (each broadcast then feeds one multiply-add, and the tiles are what
+// reuses the vector of U).
+template <int kCin>
+void Gemm(const float* V, const float* U, float* M, int64_t Cin, int64_t Cout, int64_t Tpad) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(DF()));
+  const int64_t Cout2 = Cout / (2 * N) * (2 * N);
+  for (int xi = 0; xi < 16; ++xi) {
+    for (int64_t t0 = 0; t0 < Tpad; t0 += kTileBlock)
+      for (int64_t o0 = 0; o0 < Cout2; o0 += 2 * N)
+        GemmBlock<kTileBlock, 2, kCin>(V, U, M, Cin, Cout, Tpad, xi, t0, o0);
+    if (Cout2 == Cout) continue;
+    int64_t t0 = 0;
+    for (; t0 + 2 * kTileBlock <= Tpad; t0 += 2 * kTileBlock)
+      GemmBlock<2 * kTileBlock, 1, kCin>(V, U, M, Cin, Cout, Tpad, xi, t0, Cout2);
+    if (t0 < Tpad) GemmBlock<kTileBlock, 1, kCin>(V, U, M, Cin, Cout, Tpad, xi, t0, Cout2);
+  }
+}
 
 // Floats of scratch for one image (plus 16 for alignment).
 int64_t ScratchSizeF32(int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
@@ -203,17 +225,11 @@ bool WinogradF32(const float* in, const float* U, const float* bias, float* out,
 
   InputTiles(in, Cin, H, W, xcl, V, Tpad);
 
-  // Output channels in pairs of vectors, kTileBlock tiles at a time; a last single vector with twice the tiles
-  // (each broadcast then feeds one multiply-add, and the tiles are what reuses the vector of U).
-  const int64_t Cout2 = Cout / (2 * N) * (2 * N);
-  for (int xi = 0; xi < 16; ++xi) {
-    for (int64_t t0 = 0; t0 < Tpad; t0 += kTileBlock)
-      for (int64_t o0 = 0; o0 < Cout2; o0 += 2 * N) GemmBlock<kTileBlock, 2>(V, U, M, Cin, Cout, Tpad, xi, t0, o0);
-    if (Cout2 == Cout) continue;
-    int64_t t0 = 0;
-    for (; t0 + 2 * kTileBlock <= Tpad; t0 += 2 * kTileBlock)
-      GemmBlock<2 * kTileBlock, 1>(V, U, M, Cin, Cout, Tpad, xi, t0, Cout2);
-    if (t0 < Tpad) GemmBlock<kTileBlock, 1>(V, U, M, Cin, Cout, Tpad, xi, t0, Cout2);
+  switch (Cin) {  // the seed CNN's and the cnn model's channel counts at compile time
+    case 16: Gemm<16>(V, U, M, Cin, Cout, Tpad); break;
+    case 32: Gemm<32>(V, U, M, Cin, Cout, Tpad); break;
+    case 64: Gemm<64>(V, U, M, Cin, Cout, Tpad); break;
+    default: Gemm<0>(V, U, M, Cin, Cout, Tpad);
   }
 
   // Output transform; `check` turns NaN if any output is infinite or NaN.
