@@ -295,8 +295,18 @@ std::vector<float> pack3x3(const float* w, int64_t O, int64_t C, bool for_input_
   return K;
 }
 
-// Whether conv3x3_images takes the Winograd kernel: channel counts that fill its vectors.
-bool winograd3x3(int64_t Cin, int64_t Cout) { return Cin % 16 == 0 && Cout % 16 == 0; }
+// Whether the convolution's output and gradients take the Winograd kernels: channel counts that fill their
+// vectors, and planes small enough that the per-thread scratch (about ten times an image's data: the transformed
+// tiles hold 16 values per 4 positions) stays under 16 MB; larger planes run the direct kernel, whose scratch is
+// one padded copy of the image.
+bool winograd3x3(const ConvGeom& g) {
+  constexpr int64_t kMaxScratchFloats = int64_t{4} << 20;
+  if (g.C % 16 != 0 || g.O % 16 != 0) return false;
+  const int64_t forward = kernels::winograd_scratch_size(g.C, g.O, g.H, g.W);
+  const int64_t input_grad = kernels::winograd_scratch_size(g.O, g.C, g.H, g.W);
+  const int64_t weight_grad = kernels::winograd_weight_grad_scratch_size(g.C, g.O, g.H, g.W);
+  return std::max({forward, input_grad, weight_grad}) <= kMaxScratchFloats;
+}
 
 // out (N images of Cout planes) = the 3x3 convolution of `in` (N images of Cin planes of g's H x W) with the
 // weights w [O, C, 3, 3] (for_input_grad: turned, channels swapped, see pack3x3); images over the threads.
@@ -306,7 +316,7 @@ void conv3x3_images(const float* in, int64_t Cin, const float* w, bool for_input
   const int64_t P = g.P(), psize = kernels::conv3x3_padded_size(Cin, g.H, g.W);
   const std::vector<float> K = pack3x3(w, g.O, g.C, for_input_grad);
   std::vector<float> U;
-  if (winograd3x3(Cin, Cout)) {
+  if (winograd3x3(g)) {
     U.resize(static_cast<size_t>(16 * Cin * Cout));
     kernels::winograd_weights(w, g.O, g.C, for_input_grad, U.data());
   }
@@ -342,7 +352,7 @@ void conv3x3_param_grads(const float* x, const float* gy, float* gw, float* gb, 
   // The kernel reads the gradient with aligned loads and no partial vector: planes whose size is a multiple of
   // 16 floats in a 64-byte aligned tensor are read in place, others through an aligned copy.
   const bool in_place = P % 16 == 0 && reinterpret_cast<uintptr_t>(gy) % 64 == 0;
-  const bool winograd = gw && winograd3x3(C, O);
+  const bool winograd = gw && winograd3x3(g);
   const int64_t wgsize = winograd ? kernels::winograd_weight_grad_scratch_size(C, O, g.H, g.W) : 0;
   parallel_items(blocks, nthreads, [&](int64_t blk, int tid) {
     const int64_t n0 = blk * kImagesPerBlock, count = std::min(g.N, n0 + kImagesPerBlock) - n0;
