@@ -5,7 +5,8 @@
 // 4x4 input tile d becomes V = B^T d B (16 values per channel), for each of the 16 Winograd points a small GEMM
 // M[t][o] = sum_c V[t][c] U[c][o] runs with output channels in the vector lanes and tiles in registers, and each
 // tile's 2x2 outputs are A^T M A (+ bias), written channel-last and then back to planes. Both layout changes
-// go in blocks of one vector of channels x one vector of positions, transposed in registers.
+// go in blocks of one vector of channels x one vector of positions, transposed in registers. The weight gradient
+// (further down) reuses the input side and sums the transformed output gradient times V over tiles and images.
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 //   A^T = [1 1 1 0; 0 1 -1 -1]
 // Only +-1 and 1/2 appear, so small integer data gives exact results (the tests compare with im2col bit for bit).

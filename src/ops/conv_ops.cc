@@ -1,6 +1,7 @@
 // F.conv2d forward and backward: im2col + GEMM per image, the images spread over the pool's threads (each
 // thread's oneDNN sgemm then runs single-threaded on a column buffer that stays in cache). With fewer
-// images than threads the images run one after another and the GEMMs use the threads instead.
+// images than threads the images run one after another and the GEMMs use the threads instead. Float32 3x3
+// convolutions with stride 1 and padding 1 take the direct or the Winograd kernels instead (below).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -271,7 +272,7 @@ void sum_blocks(const T* parts, int64_t blocks, T* out, int64_t size) {
     for (int64_t i = 0; i < size; ++i) out[i] += parts[b * size + i];
 }
 
-// ---- direct 3x3 (float32): kernels/conv_kernels.h ----------------------------------------------------------
+// ---- direct and Winograd 3x3 (float32): kernels/conv_kernels.h --------------------------------------------
 // 3x3, stride 1, padding 1 on every side, no dilation, one group: the seed CNN's and the cnn model's convs.
 bool direct3x3(const ConvGeom& g) {
   return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph == 1 && g.pw == 1 &&
