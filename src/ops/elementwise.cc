@@ -337,7 +337,12 @@ Tensor sqrt(const Tensor& a) {
 }
 
 Tensor abs(const Tensor& a) {
-  Tensor out = scalar_values(a, 0.0, [](auto x, auto) { return x < 0 ? -x : x; });
+  Tensor out = scalar_values(a, 0.0, [](auto x, auto) {
+    if constexpr (std::is_same_v<decltype(x), bool>)
+      return x;  // |false| = false, |true| = true (and no bool < 0 comparison, which GCC warns of)
+    else
+      return x < 0 ? -x : x;
+  });
   if (autograd::compute_requires_grad({&a})) {
     auto node = make_node("AbsBackward0",
         [](const std::vector<Tensor>& g, FunctionNode& self) -> std::vector<Tensor> {
