@@ -749,9 +749,9 @@ TEST(MaxPool2d, SimdKernelMatchesGenericLoop) {
   }
 }
 
-TEST(Conv2d, Direct3x3KernelMatchesIm2colOnEveryTarget) {
-  // Float32 3x3 / stride 1 / padding 1 convs run the direct kernel (kernels/conv_kernels.h) for the output and
-  // the input gradient; reference mode runs im2col + GEMM. Small integers make every sum exact in float32, so
+TEST(Conv2d, Conv3x3KernelsMatchIm2colOnEveryTarget) {
+  // Float32 3x3 / stride 1 / padding 1 convs run the direct or the Winograd kernels (kernels/conv_kernels.h) for
+  // the output and both gradients; reference mode runs im2col + GEMM. Small integers make every sum exact in float32, so
   // the two must agree bit for bit whatever their order of summation; plane widths below, at and above a vector,
   // and channel counts beside the kernel's register blocks.
   const std::vector<int64_t> targets = supported_simd_targets();
