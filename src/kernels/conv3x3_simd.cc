@@ -19,7 +19,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
-#include "kernels/register_inl.h"
+#include "kernels/hwy_inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace actlab::kernels::HWY_NAMESPACE {
@@ -258,11 +258,7 @@ void PlaneSumsF32(const float* g, int64_t C, int64_t P, int64_t stride, float* a
       a0 = hn::Add(a0, hn::LoadU(d, r + q));
       q += N;
     }
-    if (q < P) {  // a copy, not MaskedLoad: on SSE4 that reads a whole aligned vector (may fault, or run past g)
-      HWY_ALIGN float rest[hn::MaxLanes(DF())] = {};
-      std::memcpy(rest, r + q, static_cast<size_t>(P - q) * sizeof(float));
-      a0 = hn::Add(a0, hn::Load(d, rest));
-    }
+    if (q < P) a0 = hn::Add(a0, LoadFirst(d, r + q, static_cast<size_t>(P - q)));
     acc[c] += hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
   }
 }

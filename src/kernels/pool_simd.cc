@@ -20,6 +20,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "kernels/hwy_inl.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace actlab::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -58,19 +60,6 @@ HWY_INLINE void LoadPair(D d, const float* p, size_t n, V& lo, V& hi) {
   std::memcpy(in, p, 2 * n * sizeof(float));
   lo = hn::Load(d, in);
   hi = hn::Load(d, in + N);
-#endif
-}
-
-// The first n lanes of v to p.
-template <class D, class V>
-HWY_INLINE void StoreFirst(D d, V v, size_t n, hn::TFromD<D>* p) {
-  if (n == hn::Lanes(d)) return hn::StoreU(v, d, p);
-#if HWY_TARGET <= HWY_AVX2
-  hn::BlendedStore(v, hn::FirstN(d, n), d, p);
-#else
-  HWY_ALIGN hn::TFromD<D> buf[kMaxLanes];
-  hn::Store(v, d, buf);
-  std::memcpy(p, buf, n * sizeof(hn::TFromD<D>));
 #endif
 }
 
@@ -175,17 +164,7 @@ void MaxPool2x2BackwardPlaneF32(const float* gy, const uint8_t* codes, float* gx
       hn::Vec<decltype(du)> k;
       // The codes may be read past the last (see max_pool_2x2_backward); the gradient is not.
       k = hn::PromoteTo(du, hn::LoadU(d8, cr + ow));
-      if (n == N) {
-        g = hn::LoadU(d, gr + ow);
-      } else {
-#if HWY_TARGET <= HWY_AVX2
-        g = hn::MaskedLoad(hn::FirstN(d, n), d, gr + ow);
-#else
-        HWY_ALIGN float gb[kMaxLanes] = {};
-        std::memcpy(gb, gr + ow, n * sizeof(float));
-        g = hn::Load(d, gb);
-#endif
-      }
+      g = n == N ? hn::LoadU(d, gr + ow) : LoadFirst(d, gr + ow, n);
       const auto gu = hn::BitCast(du, hn::Add(hn::Zero(d), g));
       const auto one = hn::Set(d64, 1);
       auto rows = [&](hn::Vec<decltype(d64)> G, hn::Vec<decltype(d64)> K, size_t at, size_t m) HWY_ATTR {

@@ -23,7 +23,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
-#include "kernels/register_inl.h"
+#include "kernels/hwy_inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace actlab::kernels::HWY_NAMESPACE {
@@ -52,19 +52,6 @@ HWY_INLINE void TransposeBlock(VF* r) {
 #else
   (void)r;
 #endif
-}
-
-// The first n < kLanes floats at p, the other lanes zero; and the store of v's first n lanes. (MaskedLoad reads a
-// whole aligned vector on SSE4, which may fault or run past the array.)
-HWY_INLINE VF LoadFirst(const float* p, int64_t n) {
-  HWY_ALIGN float buf[kLanes] = {};
-  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
-  return hn::Load(DF(), buf);
-}
-HWY_INLINE void StoreFirst(VF v, float* p, int64_t n) {
-  HWY_ALIGN float buf[kLanes];
-  hn::Store(v, DF(), buf);
-  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
 }
 
 // V[xi][t][c] for tiles [0, T); the tiles [T, Tpad) are zero. xcl: the channel-last copy, PW positions per row.
@@ -118,7 +105,7 @@ void ToChannelLast(const float* in, int64_t C, int64_t H, int64_t W, float* dst,
 #pragma GCC unroll 16
       for (size_t i = 0; i < kLanes; ++i) {
         const float* src = in + (cb + static_cast<int64_t>(i)) * P + p0;
-        r[i] = n == N ? hn::LoadU(d, src) : LoadFirst(src, n);
+        r[i] = n == N ? hn::LoadU(d, src) : LoadFirst(d, src, static_cast<size_t>(n));
       }
       TransposeBlock(r);
       for (int64_t k = 0, y = p0 / W, x = p0 % W; k < n; ++k, x = x + 1 == W ? 0 : x + 1, y += x == 0)
@@ -278,10 +265,7 @@ bool WinogradF32(const float* in, const float* U, const float* bias, float* out,
 #pragma GCC unroll 16
       for (size_t i = 0; i < kLanes; ++i) {
         float* dst = out + (ob + static_cast<int64_t>(i)) * P + p0;
-        if (n == N)
-          hn::StoreU(r[i], d, dst);
-        else
-          StoreFirst(r[i], dst, n);
+        StoreFirst(d, r[i], static_cast<size_t>(n), dst);
       }
     }
   }
