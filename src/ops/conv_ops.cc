@@ -4,6 +4,7 @@
 // convolutions with stride 1 and padding 1 take the direct or the Winograd kernels instead (below).
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "actlab/autograd/grad_mode.h"
@@ -315,19 +316,22 @@ bool winograd3x3(const ConvGeom& g) {
 void conv3x3_images(const float* in, int64_t Cin, const float* w, bool for_input_grad, const float* bias, float* out,
                     int64_t Cout, const ConvGeom& g) {
   const int64_t P = g.P(), psize = kernels::conv3x3_padded_size(Cin, g.H, g.W);
-  const std::vector<float> K = pack3x3(w, g.O, g.C, for_input_grad);
   std::vector<float> U;
   if (winograd3x3(g)) {
     U.resize(static_cast<size_t>(16 * Cin * Cout));
     kernels::winograd_weights(w, g.O, g.C, for_input_grad, U.data());
   }
   const int64_t wsize = U.empty() ? 0 : kernels::winograd_scratch_size(Cin, Cout, g.H, g.W);
+  // The direct kernel's packed weights: only when an image takes it (with Winograd, only after a non-finite one).
+  std::vector<float> K;
+  std::once_flag packed;
   for_each_image(g.N, image_threads(g.N), [&](int64_t n, int) {
     const float* xn = in + n * Cin * P;
     float* on = out + n * Cout * P;
     if (!U.empty() &&
         kernels::conv3x3_winograd(xn, U.data(), bias, on, Cin, Cout, g.H, g.W, thread_scratch<float, 5>(wsize)))
       return;
+    std::call_once(packed, [&] { K = pack3x3(w, g.O, g.C, for_input_grad); });
     float* pad = thread_scratch<float, 0>(psize);
     kernels::conv3x3_prepare(xn, pad, Cin, g.H, g.W);
     kernels::conv3x3_forward(pad, K.data(), bias, on, Cin, Cout, g.H, g.W);
