@@ -7,7 +7,7 @@
 // lose accuracy the kernel uses an equivalent, better conditioned one (each noted at the op); the tests
 // in tests/kernels/ check every row against the double reference to 4 ulp.
 //
-// Cost per element is kept to what streaming at memory bandwidth allows: Sigmoid, SiLU, Mish,
+// Cost per element is kept low (the ops with an exp are still compute-bound at 16M elements): Sigmoid, SiLU, Mish,
 // tanh-GELU are one Exp and one Div each. Loop tails run through the same vector code on a padded
 // stack buffer, so every element is computed by the same code path.
 
@@ -335,12 +335,14 @@ HWY_INLINE void SigmoidPairF(DF d, VF x, VF& s, VF& oms) {
 }
 
 struct OpSigmoid {
+  static constexpr bool kComputeBoundFwd = true;
   explicit OpSigmoid(const ParamValues&) {}
   HWY_INLINE VF Fwd(DF d, VF x) const { return SigmoidF(d, x); }
   HWY_INLINE VF Bwd(DF d, VF g, VF y) const { return hn::Mul(hn::Mul(g, hn::Sub(hn::Set(d, 1.0f), y)), y); }
 };
 
 struct OpTanh {
+  static constexpr bool kComputeBoundFwd = true;
   explicit OpTanh(const ParamValues&) {}
   HWY_INLINE VF Fwd(DF d, VF x) const { return TanhF(d, x); }
   // 1 - y^2 as (1 - y)(1 + y): exact 1 - y near |y| = 1 instead of a cancelling y * y.
@@ -353,6 +355,7 @@ struct OpTanh {
 // ELU, SELU, CELU: elu(x; alpha, scale, input_scale).
 template <bool kFromOutput>
 struct OpElu {
+  static constexpr bool kComputeBoundFwd = true;
   float as, is, scale, coef;  // alpha * scale, input_scale, scale, input_scale * alpha * scale
   F2 as2;                     // alpha * scale in two floats for (y + alpha * scale)
   OpElu(double alpha, double sc, double in_sc)
@@ -394,6 +397,8 @@ OpElu<kFromOutput> MakeElu(ActId id, const ParamValues& p) {
 // result keeps full relative accuracy in the far negative tail, where 1 + erf cancels. The backward
 // shares the exp with the pdf. One Exp, one Div.
 struct OpGeluErf {
+  static constexpr bool kComputeBoundFwd = true;
+  static constexpr bool kComputeBoundBwd = true;
   explicit OpGeluErf(const ParamValues&) {}
   // exp(-x^2/2), with the low part of x^2 applied as (1 - hl/2).
   HWY_INLINE VF Gauss(DF d, VF x) const {
@@ -434,6 +439,8 @@ struct OpGeluErf {
 
 // GELU, approximate='tanh': x/2 (1 + tanh(u)) = x / (1 + exp(-2u)), u = beta (x + kappa x^3).
 struct OpGeluTanh {
+  static constexpr bool kComputeBoundFwd = true;
+  static constexpr bool kComputeBoundBwd = true;
   explicit OpGeluTanh(const ParamValues&) {}
   static constexpr double kB = scalar::kGeluBeta, kK = scalar::kGeluKappa;
   // -2u = x * (-2 beta - 2 beta kappa x^2)
@@ -462,6 +469,7 @@ struct OpGeluTanh {
 };
 
 struct OpSiLU {
+  static constexpr bool kComputeBoundFwd = true;
   explicit OpSiLU(const ParamValues&) {}
   // x / (1 + exp(-x)) for x >= 0, x e / (1 + e) for x < 0 (e = exp(x)): one Exp, one Div.
   HWY_INLINE VF Fwd(DF d, VF x) const {
@@ -482,6 +490,8 @@ struct OpSiLU {
 //   x >= 0: n = 1 + 2e,    den = n + 2 e^2    the same divided by e'^2, e' = exp(x)
 // One Exp, one Div, no overflow for large x.
 struct OpMish {
+  static constexpr bool kComputeBoundFwd = true;
+  static constexpr bool kComputeBoundBwd = true;
   explicit OpMish(const ParamValues&) {}
   // e = exp(-|x|) given.
   HWY_INLINE void Parts(DF d, VF x, VF e, VF& num, VF& den, VF& dmn, hn::Mask<DF>& neg) const {
@@ -519,6 +529,7 @@ struct OpMish {
 
 // Softplus: log1p(exp(z)) / beta = (max(z, 0) + log1p(exp(-|z|))) / beta, z = beta x; x where z > threshold.
 struct OpSoftplus {
+  static constexpr bool kComputeBoundFwd = true;
   float beta, inv_beta, thr;
   explicit OpSoftplus(const ParamValues& p)
       : beta(static_cast<float>(p[0])), inv_beta(static_cast<float>(1.0 / p[0])), thr(static_cast<float>(p[1])) {}
@@ -574,6 +585,8 @@ struct OpHardshrink {
 };
 
 struct OpTanhshrink {
+  static constexpr bool kComputeBoundFwd = true;
+  static constexpr bool kComputeBoundBwd = true;
   explicit OpTanhshrink(const ParamValues&) {}
   HWY_INLINE VF Fwd(DF d, VF x) const {
     VF s, t;
@@ -636,6 +649,7 @@ struct OpHardswish {
 };
 
 struct OpLogSigmoid {
+  static constexpr bool kComputeBoundFwd = true;
   explicit OpLogSigmoid(const ParamValues&) {}
   HWY_INLINE VF Fwd(DF d, VF x) const {
     const VF lp = Log1pF(d, ExpNegF(d, hn::Neg(hn::Abs(x))));
@@ -705,9 +719,27 @@ HWY_NOINLINE void PartialBwd(const Op& op, const float* g, const float* s, float
   std::memcpy(gi, bg, len * sizeof(float));
 }
 
+// Streaming stores pay off where the loop runs near memory bandwidth: they save reading each output line
+// before writing it. Where the arithmetic per element is what limits the loop (an Exp, a Div, a Log1p:
+// in-cache speed below about twice the memory's), they cost instead: at 16M elements, 2 threads, plain
+// stores ran Sigmoid forward at 76-78 GB/s against 59-60 streamed, ELU forward 82-84 against 60-62,
+// GELU 36 against 26-29, Mish backward 51-55 against 44-50 (alternating builds). An op marks the
+// passes its arithmetic bounds with kComputeBoundFwd / kComputeBoundBwd; those never stream.
+template <class Op>
+constexpr bool ComputeBoundFwd() {
+  if constexpr (requires { Op::kComputeBoundFwd; }) return Op::kComputeBoundFwd;
+  return false;
+}
+template <class Op>
+constexpr bool ComputeBoundBwd() {
+  if constexpr (requires { Op::kComputeBoundBwd; }) return Op::kComputeBoundBwd;
+  return false;
+}
+
 template <class Op>
 HWY_NOINLINE void LoopFwd(const Op& op, const float* x, float* y, size_t n, bool stream) {
   const DF d;
+  stream = stream && !ComputeBoundFwd<Op>();
   auto partial = [&](size_t i, size_t len) { PartialFwd(op, x + i, y + i, len); };
   const size_t i = StreamLoop(d, y, n, stream, [&](size_t j) { return op.Fwd(d, hn::LoadU(d, x + j)); },
                               partial);
@@ -717,6 +749,7 @@ HWY_NOINLINE void LoopFwd(const Op& op, const float* x, float* y, size_t n, bool
 template <class Op>
 HWY_NOINLINE void LoopBwd(const Op& op, const float* g, const float* s, float* gi, size_t n, bool stream) {
   const DF d;
+  stream = stream && !ComputeBoundBwd<Op>();
   auto partial = [&](size_t i, size_t len) { PartialBwd(op, g + i, s + i, gi + i, len); };
   const size_t i = StreamLoop(
       d, gi, n, stream, [&](size_t j) { return op.Bwd(d, hn::LoadU(d, g + j), hn::LoadU(d, s + j)); },
