@@ -39,13 +39,37 @@ void glu_backward_scalar(const T* g, const T* x, T* gi, int64_t outer, int64_t m
     }
   });
 }
+
+// GLU over short rows (the last dim of a [N, 256] input: a and b are 128 floats each) reads 512 bytes of a,
+// then 512 bytes of b, then jumps: the hardware prefetchers lose these streams, and at 16M elements the
+// kernels ran at a third of their in-cache speed (forward 29-49 GB/s against 120). Each row therefore
+// requests the lines of the row glu_rows_ahead(m) rows further on, ~8 kB ahead in x (its outputs' lines for
+// writing), so every line is asked for once, early enough: forward 84-101 GB/s, backward 68-85 (was 35-61).
+// Rows of 16 kB and more are long sequential runs the hardware follows by itself.
+constexpr int64_t kFloatsPerLine = 64 / sizeof(float);
+int64_t glu_rows_ahead(int64_t m) {
+  if (2 * m * static_cast<int64_t>(sizeof(float)) >= 16384) return 0;
+  return std::max<int64_t>(1, 2048 / (2 * m));
+}
+// Requests the cache lines of [p, p + len): to read, or (the outputs) to write.
+void prefetch_to_read(const float* p, int64_t len) {
+  for (int64_t k = 0; k < len; k += kFloatsPerLine) __builtin_prefetch(p + k);
+}
+void prefetch_to_write(const float* p, int64_t len) {
+  for (int64_t k = 0; k < len; k += kFloatsPerLine) __builtin_prefetch(p + k, 1);
+}
 }  // namespace
 
 void glu_forward(const float* x, float* y, int64_t outer, int64_t half, int64_t inner) {
   const int64_t m = half * inner;
   if (outer <= 0 || m <= 0) return;
   if (reference_kernels()) return glu_forward_scalar(x, y, outer, m);
+  const int64_t ahead = glu_rows_ahead(m);
   detail::parallel_for(outer, outer > 1 && outer * m >= kParallelThreshold, [&](int64_t o, int) {
+    if (ahead > 0 && o + ahead < outer) {
+      prefetch_to_read(x + (o + ahead) * 2 * m, 2 * m);
+      prefetch_to_write(y + (o + ahead) * m, m);
+    }
     internal::simd_glu_forward(x + o * 2 * m, x + o * 2 * m + m, y + o * m, m);
   });
 }
@@ -58,7 +82,13 @@ void glu_backward(const float* grad_out, const float* x, float* grad_in, int64_t
   const int64_t m = half * inner;
   if (outer <= 0 || m <= 0) return;
   if (reference_kernels()) return glu_backward_scalar(grad_out, x, grad_in, outer, m);
+  const int64_t ahead = glu_rows_ahead(m);
   detail::parallel_for(outer, outer > 1 && outer * m >= kParallelThreshold, [&](int64_t o, int) {
+    if (ahead > 0 && o + ahead < outer) {
+      prefetch_to_read(grad_out + (o + ahead) * m, m);
+      prefetch_to_read(x + (o + ahead) * 2 * m, 2 * m);
+      prefetch_to_write(grad_in + (o + ahead) * 2 * m, 2 * m);
+    }
     internal::simd_glu_backward(grad_out + o * m, x + o * 2 * m, x + o * 2 * m + m, grad_in + o * 2 * m,
                                 grad_in + o * 2 * m + m, m);
   });
