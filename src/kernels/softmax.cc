@@ -123,9 +123,10 @@ void softmax_backward(SoftmaxKind kind, const float* grad_out, const float* y, f
   if (outer <= 0 || dim <= 0 || inner <= 0) return;
   if (reference_kernels()) return scalar_backward(kind, grad_out, y, grad_in, outer, dim, inner);
   if (inner != 1) {
+    const bool stream = outer * dim * inner >= internal::kStreamElements;
     for_each_strip(outer, dim, inner, [&](int64_t off, int64_t count) {
       internal::simd_softmax_backward_cols(static_cast<int>(kind), grad_out + off, y + off, grad_in + off, dim, inner,
-                                           count);
+                                           count, stream);
     });
     return;
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/activation_kernels.h"
+#include "kernels/simd.h"
 
 namespace actlab::kernels {
 namespace {
@@ -214,10 +215,10 @@ TEST(KernelGlu, ExtremeGates) {
 // non-maximal terms (2^-23 (1 - p_max)), softmax within 4 ulp; backward within 4 ulp of the result plus
 // 2^-23 |y| (|g| + |sum(g y)|), the rounding of g - sum(g y) that any float evaluation has. inner = 1 runs
 // the row kernels; inner > 1 the column kernels (13 and 40: whole vectors and a padded tail on every target;
-// dim <= 8 keeps the rows in registers, 9 and up makes three passes).
+// dim <= 8 keeps the rows in registers, one compiled block per dim, 9 and up makes three passes).
 TEST(KernelSoftmax, FloatAccuracy) {
   for (int64_t inner : {1, 13, 40})
-    for (int64_t dim : {3, 8, 9, 16, 256, 1000}) {
+    for (int64_t dim : {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 256, 1000}) {
       const int64_t outer = inner == 1 ? 16 : 2;
       const size_t n = static_cast<size_t>(outer * dim * inner);
       const auto x = to_float(rand_vec(n, static_cast<uint32_t>(dim + inner) + 100, -4, 4));
@@ -277,6 +278,38 @@ TEST(KernelSoftmax, FloatAccuracy) {
           }
       }
     }
+}
+
+// A large softmax backward over a strided dim writes gx with streaming stores where a block is aligned; the
+// bits must be those of the same slices computed one at a time (each below kStreamElements: plain stores).
+// Shapes: rows in registers (dim 4) and in three passes (dim 12); gx aligned, gx one float off (no block
+// aligned), and an inner size that is not a whole number of vectors (plain stores for every block).
+TEST(KernelSoftmax, StreamedColumnBackwardGivesTheSameBits) {
+  set_reference_kernels(false);
+  struct Case {
+    int64_t dim, inner, shift;
+  };
+  for (const Case c : {Case{4, 256, 0}, Case{4, 256, 1}, Case{12, 256, 0}, Case{4, 250, 0}}) {
+    const int64_t slice = c.dim * c.inner;
+    const int64_t outer = internal::kStreamElements / slice + 2;
+    const size_t n = static_cast<size_t>(outer * slice);
+    const auto x = to_float(rand_vec(n, static_cast<uint32_t>(c.dim + c.inner), -4, 4));
+    const auto g = to_float(rand_vec(n, static_cast<uint32_t>(c.dim + c.inner) + 1, -2, 2));
+    for (SoftmaxKind kind : kKinds) {
+      std::vector<float> y(n), want(n), got(n + 16, 7.0f);
+      softmax_forward(kind, x.data(), y.data(), outer, c.dim, c.inner);
+      for (int64_t o = 0; o < outer; ++o)
+        softmax_backward(kind, g.data() + o * slice, y.data() + o * slice, want.data() + o * slice, 1, c.dim, c.inner);
+      float* out = got.data() + c.shift;
+      softmax_backward(kind, g.data(), y.data(), out, outer, c.dim, c.inner);
+      for (size_t j = 0; j < n; ++j)
+        ASSERT_EQ(std::memcmp(&out[j], &want[j], sizeof(float)), 0)
+            << "kind " << static_cast<int>(kind) << " dim " << c.dim << " inner " << c.inner << " shift " << c.shift
+            << " j " << j << ": " << out[j] << " vs " << want[j];
+      for (int64_t k = 0; k < c.shift; ++k) ASSERT_EQ(got[static_cast<size_t>(k)], 7.0f);
+      ASSERT_EQ(got[n + static_cast<size_t>(c.shift)], 7.0f);
+    }
+  }
 }
 
 TEST(KernelPrelu, MatchesLoops) {
