@@ -1167,11 +1167,18 @@ void SoftmaxBackwardColsF32(int kind, const float* g, const float* y, float* gx,
   if (stream) hwy::FlushStream();
 }
 
-// out[i] = body(a[i], b[i]) over [0, n): whole vectors, then the tail on zero-padded buffers.
+// out[i] = body(a[i], b[i]) over [0, n): whole vectors, then the tail on zero-padded buffers. With `stream`
+// and out on a vector boundary, the whole vectors are written with streaming stores (for memory-bound
+// bodies only: see kComputeBoundFwd).
 template <class Body>
-HWY_INLINE void BinaryLoop(DF d, const float* a, const float* b, float* out, size_t n, Body&& body) {
+HWY_INLINE void BinaryLoop(DF d, const float* a, const float* b, float* out, size_t n, Body&& body,
+                           bool stream = false) {
   const size_t N = hn::Lanes(d);
   size_t i = 0;
+  if (stream && reinterpret_cast<uintptr_t>(out) % (N * sizeof(float)) == 0) {
+    for (; i + N <= n; i += N) hn::Stream(body(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+    hwy::FlushStream();
+  }
   for (; i + N <= n; i += N) hn::StoreU(body(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
   if (i < n) {
     const size_t rem = n - i;
@@ -1188,7 +1195,7 @@ HWY_INLINE void BinaryLoop(DF d, const float* a, const float* b, float* out, siz
 // gi = x > 0 ? g : a g (LeakyReLU's backward from the input); returns the slope's gradient over the run,
 // the sum of x g where x <= 0 (or NaN): each product with its FMA error, Knuth-compensated per lane, the
 // lanes added in double, so the float sum is as good as a double loop's.
-double PreluBackwardF32(const float* g, const float* x, float* gi, size_t n, float a) {
+double PreluBackwardF32(const float* g, const float* x, float* gi, size_t n, float a, bool stream) {
   const DF d;
   const OpLeakyReLU op(ParamValues{a});
   CompensatedAcc acc(d);
@@ -1200,7 +1207,7 @@ double PreluBackwardF32(const float* g, const float* x, float* gi, size_t n, flo
     perr = hn::Add(perr, hn::IfThenZeroElse(pos, TwoProdErrF(d, xv, gv, p)));
     return op.Bwd(d, gv, xv);
   };
-  BinaryLoop(d, g, x, gi, n, body);  // padded lanes add 0 * 0
+  BinaryLoop(d, g, x, gi, n, body, stream);  // padded lanes add 0 * 0
   return acc.Total(d, perr);
 }
 
@@ -1364,8 +1371,8 @@ void simd_softmax_backward_cols(int kind, const float* g, const float* y, float*
   HWY_DYNAMIC_DISPATCH(SoftmaxBackwardColsF32)(kind, g, y, gx, static_cast<size_t>(dim), static_cast<size_t>(stride),
                                                static_cast<size_t>(count), stream);
 }
-double simd_prelu_backward(const float* g, const float* x, float* gi, int64_t n, float a) {
-  return HWY_DYNAMIC_DISPATCH(PreluBackwardF32)(g, x, gi, static_cast<size_t>(n), a);
+double simd_prelu_backward(const float* g, const float* x, float* gi, int64_t n, float a, bool stream) {
+  return HWY_DYNAMIC_DISPATCH(PreluBackwardF32)(g, x, gi, static_cast<size_t>(n), a, stream);
 }
 void simd_rrelu(int mode, uint32_t key32, uint32_t i0, float lower, float range, const float* a, const float* b,
                 float* out, int64_t n) {

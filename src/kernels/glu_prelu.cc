@@ -197,8 +197,9 @@ bool prelu_simd(int64_t channels, int64_t inner) {
 
 void prelu_forward(const float* x, const float* slope, float* y, int64_t outer, int64_t channels, int64_t inner) {
   if (!prelu_simd(channels, inner)) return prelu_forward_impl(x, slope, y, outer, channels, inner);
+  const bool stream = outer * channels * inner >= internal::kStreamElements;  // as the elementwise ops
   for_each_prelu_run(outer, channels, inner, [&](int64_t, int64_t b, int64_t len, int64_t c) {
-    internal::simd_act_forward(ActId::LeakyReLU, ParamValues{slope[c]}, x + b, y + b, len);
+    internal::simd_act_forward(ActId::LeakyReLU, ParamValues{slope[c]}, x + b, y + b, len, stream);
   });
 }
 void prelu_forward(const double* x, const double* slope, double* y, int64_t outer, int64_t channels, int64_t inner) {
@@ -210,8 +211,10 @@ void prelu_backward(const float* grad_out, const float* x, const float* slope, f
     return prelu_backward_impl(grad_out, x, slope, grad_in, grad_slope, outer, channels, inner);
   const int64_t n = outer * channels * inner;
   std::vector<double> part(static_cast<size_t>(channels == 1 ? (n + kPreluBlock - 1) / kPreluBlock : n / inner));
+  const bool stream = n >= internal::kStreamElements;
   for_each_prelu_run(outer, channels, inner, [&](int64_t r, int64_t b, int64_t len, int64_t c) {
-    part[static_cast<size_t>(r)] = internal::simd_prelu_backward(grad_out + b, x + b, grad_in + b, len, slope[c]);
+    part[static_cast<size_t>(r)] =
+        internal::simd_prelu_backward(grad_out + b, x + b, grad_in + b, len, slope[c], stream);
   });
   std::vector<double> acc(static_cast<size_t>(channels), 0.0);
   for (size_t r = 0; r < part.size(); ++r) acc[r % static_cast<size_t>(channels)] += part[r];

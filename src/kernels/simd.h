@@ -22,7 +22,7 @@ void simd_softmax_backward_row(int kind, const float* g, const float* y, float* 
 void simd_softmax_cols(int kind, const float* x, float* y, int64_t dim, int64_t stride, int64_t count);
 void simd_softmax_backward_cols(int kind, const float* g, const float* y, float* gx, int64_t dim, int64_t stride,
                                 int64_t count, bool stream = false);
-double simd_prelu_backward(const float* g, const float* x, float* gi, int64_t n, float a);
+double simd_prelu_backward(const float* g, const float* x, float* gi, int64_t n, float a, bool stream = false);
 void simd_rrelu(int mode, uint32_t key32, uint32_t i0, float lower, float range, const float* a, const float* b,
                 float* out, int64_t n);
 void simd_glu_forward(const float* a, const float* b, float* y, int64_t n);

@@ -25,6 +25,13 @@ std::vector<double> rand_vec(size_t n, uint32_t seed, double lo = -5, double hi 
   return v;
 }
 std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+// The first 64-byte aligned float of v (which has kPad floats to spare): a std::vector's large buffers start
+// 16 bytes past a page, and the kernels stream into aligned outputs only.
+constexpr size_t kPad = 16;
+float* aligned(std::vector<float>& v) {
+  const auto misalign = reinterpret_cast<uintptr_t>(v.data()) % 64;
+  return v.data() + (misalign == 0 ? 0 : (64 - misalign) / sizeof(float));
+}
 
 // Plain double softmax of sign * x along dim.
 double ref_softmax(SoftmaxKind kind, const std::vector<double>& x, int64_t o, int64_t k, int64_t i, int64_t dim,
@@ -296,31 +303,36 @@ TEST(KernelSoftmax, StreamedColumnBackwardGivesTheSameBits) {
     const auto x = to_float(rand_vec(n, static_cast<uint32_t>(c.dim + c.inner), -4, 4));
     const auto g = to_float(rand_vec(n, static_cast<uint32_t>(c.dim + c.inner) + 1, -2, 2));
     for (SoftmaxKind kind : kKinds) {
-      std::vector<float> y(n), want(n), got(n + 16, 7.0f);
+      std::vector<float> y(n), want(n), got(n + 2 * kPad, 7.0f);
       softmax_forward(kind, x.data(), y.data(), outer, c.dim, c.inner);
       for (int64_t o = 0; o < outer; ++o)
         softmax_backward(kind, g.data() + o * slice, y.data() + o * slice, want.data() + o * slice, 1, c.dim, c.inner);
-      float* out = got.data() + c.shift;
+      float* out = aligned(got) + c.shift;
       softmax_backward(kind, g.data(), y.data(), out, outer, c.dim, c.inner);
       for (size_t j = 0; j < n; ++j)
         ASSERT_EQ(std::memcmp(&out[j], &want[j], sizeof(float)), 0)
             << "kind " << static_cast<int>(kind) << " dim " << c.dim << " inner " << c.inner << " shift " << c.shift
             << " j " << j << ": " << out[j] << " vs " << want[j];
-      for (int64_t k = 0; k < c.shift; ++k) ASSERT_EQ(got[static_cast<size_t>(k)], 7.0f);
-      ASSERT_EQ(got[n + static_cast<size_t>(c.shift)], 7.0f);
+      for (float* p = got.data(); p < out; ++p) ASSERT_EQ(*p, 7.0f);
+      ASSERT_EQ(out[n], 7.0f);
     }
   }
 }
 
 TEST(KernelPrelu, MatchesLoops) {
-  for (const Shape& s : {Shape{1, 1, 5}, Shape{2, 3, 4}, Shape{4, 16, 1000}, Shape{2, 1, 40000}}) {
+  // The last two shapes are large enough for streaming stores (one slope: aligned 16384-element blocks; one
+  // per channel: rows that start off a vector boundary).
+  for (const Shape& s : {Shape{1, 1, 5}, Shape{2, 3, 4}, Shape{4, 16, 1000}, Shape{2, 1, 40000},
+                         Shape{1, 1, internal::kStreamElements + 40}, Shape{1, 2, internal::kStreamElements / 2 + 8}}) {
     const size_t n = static_cast<size_t>(s.outer * s.dim * s.inner);
     const auto xd = rand_vec(n, 7), gd = rand_vec(n, 8, -1, 1), ad = rand_vec(static_cast<size_t>(s.dim), 9, -1, 1);
     const auto x = to_float(xd), g = to_float(gd), a = to_float(ad);
-    std::vector<float> y(n), gi(n), gs(static_cast<size_t>(s.dim), 123.0f);
+    std::vector<float> y_buf(n + kPad), gi_buf(n + kPad), gs(static_cast<size_t>(s.dim), 123.0f);
+    float* y = aligned(y_buf);  // outputs on a cache line, as the allocator's: the streamed path is taken
+    float* gi = aligned(gi_buf);
     std::vector<double> want_gs(static_cast<size_t>(s.dim), 0.0);
-    prelu_forward(x.data(), a.data(), y.data(), s.outer, s.dim, s.inner);
-    prelu_backward(g.data(), x.data(), a.data(), gi.data(), gs.data(), s.outer, s.dim, s.inner);
+    prelu_forward(x.data(), a.data(), y, s.outer, s.dim, s.inner);
+    prelu_backward(g.data(), x.data(), a.data(), gi, gs.data(), s.outer, s.dim, s.inner);
     std::vector<double> yd(n), gid(n), gsd(static_cast<size_t>(s.dim), 5.0);
     prelu_forward(xd.data(), ad.data(), yd.data(), s.outer, s.dim, s.inner);
     prelu_backward(gd.data(), xd.data(), ad.data(), gid.data(), gsd.data(), s.outer, s.dim, s.inner);
