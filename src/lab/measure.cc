@@ -33,10 +33,10 @@ Speed measure_speed(const std::string& spec, const Shape& shape, double min_time
   return s;
 }
 
-double measure_copy_gbps(int64_t n, double min_time) {
-  Tensor src = randn({n});
+double measure_copy_gbps(int64_t n, double min_time) { return measure_copy_gbps(randn({n}), min_time); }
+double measure_copy_gbps(const Tensor& src, double min_time) {
   double secs = best_seconds([&] { Tensor c = src.clone(); }, min_time);
-  return 8.0 * static_cast<double>(n) / secs / 1e9;
+  return 8.0 * static_cast<double>(src.numel()) / secs / 1e9;
 }
 
 namespace {

@@ -140,7 +140,7 @@ TEST(CliBench, WritesTheJsonItPromises) {
   std::ifstream f(dir / "b.json");
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   for (const char* key : {"\"results\"", "\"op\": \"GELU\"", "\"pass\": \"backward\"", "\"numel\": 4096", "\"gbps\"",
-                          "\"ratio_to_copy\"", "\"seconds\""})
+                          "\"ratio_to_copy\"", "\"copy_gbps\"", "\"seconds\""})
     EXPECT_NE(text.find(key), std::string::npos) << key;
   expect_one_error_line(run_cli("bench --ops Nope"), "unknown activation 'Nope'");
 }

@@ -39,6 +39,8 @@ struct Speed {
 Speed measure_speed(const std::string& spec, const Shape& shape, double min_time);
 // An out-of-place copy of n float32 elements (8 bytes per element), in GB/s.
 double measure_copy_gbps(int64_t n, double min_time);
+// The same for a copy of src (a float32 tensor), so that repeated measurements share one source.
+double measure_copy_gbps(const Tensor& src, double min_time);
 
 // An elementwise activation's output and derivative over a sweep of [lo, hi] (float64, derivative by
 // autograd), and its range: the infimum and supremum over the sweep and the far tails (x = +-1e6), whether
