@@ -674,7 +674,7 @@ struct OpThreshold {
 // ---- loops -------------------------------------------------------------------------------------------
 constexpr size_t kMaxLanesF = 64;  // >= any x86 target's float lanes
 
-// Each loop: whole vectors (two per iteration), then the tail through the same vector code on a padded
+// Each loop: whole vectors (four per iteration), then the tail through the same vector code on a padded
 // stack buffer. With `stream`, the output is written with aligned streaming stores (see kStreamElements
 // in simd.h); the elements before the first aligned vector go through the buffer path too.
 // vec(i): the result vector for lanes [i, i + Lanes); partial(i, len): computes and stores lanes
@@ -691,11 +691,18 @@ HWY_INLINE size_t StreamLoop(DF d, float* out, size_t n, bool stream, const Vec&
     hwy::FlushStream();
     return i;
   }
-  for (; i + 2 * N <= n; i += 2 * N) {
+  // Four vectors per iteration: with the instructions scheduled before register allocation (CMake gives this
+  // file -fschedule-insns -fsched-pressure under GCC) their dependency chains interleave, so the long latency
+  // chain of an Exp + Div no longer fills the out-of-order window with one vector's work.
+  for (; i + 4 * N <= n; i += 4 * N) {
     const VF a = vec(i);
     const VF b = vec(i + N);
+    const VF c = vec(i + 2 * N);
+    const VF e = vec(i + 3 * N);
     hn::StoreU(a, d, out + i);
     hn::StoreU(b, d, out + i + N);
+    hn::StoreU(c, d, out + i + 2 * N);
+    hn::StoreU(e, d, out + i + 3 * N);
   }
   for (; i + N <= n; i += N) hn::StoreU(vec(i), d, out + i);
   return i;
