@@ -32,7 +32,11 @@ std::string param_text(const kernels::ParamSpec& p) {
 }
 
 const char* saves_text(const kernels::ActivationRow& r) {
-  return r.saves == kernels::Saves::Output ? "output" : "input";
+  switch (r.saves) {
+    case kernels::Saves::Output: return "output";
+    case kernels::Saves::Tanh: return "tanh(input)";
+    default: return "input";
+  }
 }
 
 const char* inplace_text(const kernels::ActivationRow& r) {

@@ -25,6 +25,11 @@ void act_backward(ActId id, const ParamValues& params, bool saved_is_output, con
 void act_backward(ActId id, const ParamValues& params, bool saved_is_output, const double* grad_out,
                   const double* saved, double* grad_in, int64_t n);
 
+// Tanhshrink's forward that also writes t = tanh(x), the tensor its backward reads (Saves::Tanh):
+// act_backward(Tanhshrink, p, /*saved_is_output=*/true, g, t, ...) is g t^2, memory-bound.
+void tanhshrink_forward(const float* x, float* y, float* t, int64_t n);
+void tanhshrink_forward(const double* x, double* y, double* t, int64_t n);
+
 // The scalar reference, always (the tests' oracle for the SIMD path).
 void act_forward_reference(ActId id, const ParamValues& params, const float* x, float* y, int64_t n);
 void act_backward_reference(ActId id, const ParamValues& params, bool saved_is_output, const float* grad_out,

@@ -1,6 +1,7 @@
 // Pointwise activation entry points: the SIMD path for float (split across the pool's threads for large
 // arrays), and the scalar reference from the activation table for double and for reference mode.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/activation_kernels.h"
@@ -15,6 +16,16 @@ void reference_forward(ActId id, const ParamValues& p, const T* x, T* y, int64_t
   const ScalarForward f = activation_row(id).forward;
   internal::parallel_chunks(n, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = static_cast<T>(f(static_cast<double>(x[i]), p));
+  });
+}
+template <class T>
+void reference_tanhshrink(const T* x, T* y, T* t, int64_t n) {
+  const ScalarForward f = activation_row(ActId::Tanhshrink).forward;
+  internal::parallel_chunks(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      y[i] = static_cast<T>(f(static_cast<double>(x[i]), {}));
+      t[i] = static_cast<T>(std::tanh(static_cast<double>(x[i])));
+    }
   });
 }
 template <class T>
@@ -45,6 +56,12 @@ void act_forward(ActId id, const ParamValues& params, const float* x, float* y, 
 void act_forward(ActId id, const ParamValues& params, const double* x, double* y, int64_t n) {
   reference_forward(id, params, x, y, n);
 }
+
+void tanhshrink_forward(const float* x, float* y, float* t, int64_t n) {
+  if (reference_kernels()) return reference_tanhshrink(x, y, t, n);
+  internal::parallel_chunks(n, [&](int64_t b, int64_t e) { internal::simd_tanhshrink_forward(x + b, y + b, t + b, e - b); });
+}
+void tanhshrink_forward(const double* x, double* y, double* t, int64_t n) { reference_tanhshrink(x, y, t, n); }
 
 void act_backward(ActId id, const ParamValues& params, bool saved_is_output, const float* grad_out,
                   const float* saved, float* grad_in, int64_t n) {

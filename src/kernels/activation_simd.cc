@@ -602,6 +602,12 @@ struct OpTanhshrink {
   }
 };
 
+// Tanhshrink's backward from the saved t = tanh(x) (Saves::Tanh): g t^2, no recomputation.
+struct OpTanhshrinkFromTanh {
+  HWY_INLINE VF Fwd(DF d, VF x) const { return x; }  // never called: the forward is TanhshrinkWithTanhF32
+  HWY_INLINE VF Bwd(DF d, VF g, VF t) const { return hn::Mul(hn::Mul(g, t), t); }
+};
+
 // Hardtanh and ReLU6: clamp to [lo, hi].
 struct OpClamp {
   float lt, gt, lo_v, hi_v;  // x < lo, x > hi; values
@@ -765,6 +771,34 @@ HWY_NOINLINE void LoopBwd(const Op& op, const float* g, const float* s, float* g
   if (i < n) partial(i, n - i);
 }
 
+// Tanhshrink forward writing y = x - tanh(x) and t = tanh(x) (the backward's saved tensor), four vectors at a
+// time as StreamLoop; the tail through padded buffers, by the same vector code.
+void TanhshrinkWithTanhF32(const float* x, float* y, float* t, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    VF s[4], th[4];
+    for (size_t k = 0; k < 4; ++k) TanhShrinkParts(d, hn::LoadU(d, x + i + k * N), s[k], th[k]);
+    for (size_t k = 0; k < 4; ++k) {
+      hn::StoreU(s[k], d, y + i + k * N);
+      hn::StoreU(th[k], d, t + i + k * N);
+    }
+  }
+  for (; i < n; i += N) {
+    const size_t len = std::min(N, n - i);
+    HWY_ALIGN float bx[kMaxLanesF] = {};
+    std::memcpy(bx, x + i, len * sizeof(float));
+    VF s, th;
+    TanhShrinkParts(d, hn::Load(d, bx), s, th);
+    HWY_ALIGN float bs[kMaxLanesF], bt[kMaxLanesF];
+    hn::Store(s, d, bs);
+    hn::Store(th, d, bt);
+    std::memcpy(y + i, bs, len * sizeof(float));
+    std::memcpy(t + i, bt, len * sizeof(float));
+  }
+}
+
 // Calls f(op) with the row's op struct.
 template <class F>
 HWY_INLINE void WithOp(ActId id, const ParamValues& p, bool from_output, F&& f) {
@@ -787,7 +821,9 @@ HWY_INLINE void WithOp(ActId id, const ParamValues& p, bool from_output, F&& f) 
     case ActId::Softsign: return f(OpSoftsign(p));
     case ActId::Softshrink: return f(OpSoftshrink(p));
     case ActId::Hardshrink: return f(OpHardshrink(p));
-    case ActId::Tanhshrink: return f(OpTanhshrink(p));
+    case ActId::Tanhshrink:
+      if (from_output) return f(OpTanhshrinkFromTanh());
+      return f(OpTanhshrink(p));
     case ActId::Hardtanh: return f(OpClamp(p[0], p[1]));
     case ActId::ReLU6: return f(OpClamp(0.0, 6.0));
     case ActId::Hardsigmoid: return f(OpHardsigmoid(p));
@@ -865,8 +901,17 @@ void SoftmaxRowF32(int kind, const float* x, float* y, size_t n) {
   const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
   const VF vm = hn::Set(d, m);
   CompensatedAcc acc(d);
-  for (size_t i = 0; i < n; i += N) {
-    // x - m <= 0 (or NaN): ExpNegF gives ExpF's result there with fewer operations. Padded lanes: 0.
+  // x - m <= 0 (or NaN): ExpNegF gives ExpF's result there with fewer operations. Padded lanes: 0.
+  // Four exps at a time, so their latency chains interleave; they are summed in order, as one at a time.
+  size_t i0 = 0;
+  for (; i0 + 4 * N <= n; i0 += 4 * N) {
+    VF e[4];
+    for (size_t k = 0; k < 4; ++k) e[k] = ExpNegF(d, hn::Sub(hn::Xor(hn::LoadU(d, x + i0 + k * N), sign), vm));
+    for (size_t k = 0; k < 4; ++k) acc.Add(e[k]);
+    if (kind != 1)
+      for (size_t k = 0; k < 4; ++k) hn::StoreU(e[k], d, y + i0 + k * N);
+  }
+  for (size_t i = i0; i < n; i += N) {
     const VF e = ExpNegF(d, hn::Sub(load(i), vm));
     acc.Add(e);
     if (kind != 1) store(e, i);
@@ -940,7 +985,14 @@ void SoftmaxBackwardRowF32(int kind, const float* g, const float* y, float* gx, 
   for (size_t i = 0; i < n; i += N) sum.Add(d, kind, load(g, i), load(y, i));
   const F2 s2 = Split(sum.acc.Total(d, sum.perr));
   const VF shi = hn::Set(d, s2.hi), slo = hn::Set(d, s2.lo);
-  for (size_t i = 0; i < n; i += N) store(SoftmaxGradF(d, kind, load(g, i), load(y, i), shi, slo), i);
+  size_t i0 = 0;
+  for (; i0 + 4 * N <= n; i0 += 4 * N) {  // four at a time: log_softmax's exps interleave
+    VF r[4];
+    for (size_t k = 0; k < 4; ++k)
+      r[k] = SoftmaxGradF(d, kind, hn::LoadU(d, g + i0 + k * N), hn::LoadU(d, y + i0 + k * N), shi, slo);
+    for (size_t k = 0; k < 4; ++k) hn::StoreU(r[k], d, gx + i0 + k * N);
+  }
+  for (size_t i = i0; i < n; i += N) store(SoftmaxGradF(d, kind, load(g, i), load(y, i), shi, slo), i);
 }
 
 // ---- softmax over a strided axis: [dim, inner] with inner > 1 ------------------------------------------
@@ -1344,6 +1396,7 @@ HWY_AFTER_NAMESPACE();
 namespace actlab::kernels {
 HWY_EXPORT(ActForwardF32);
 HWY_EXPORT(ActBackwardF32);
+HWY_EXPORT(TanhshrinkWithTanhF32);
 HWY_EXPORT(SoftmaxRowF32);
 HWY_EXPORT(SoftmaxBackwardRowF32);
 HWY_EXPORT(SoftmaxColsF32);
@@ -1356,6 +1409,9 @@ HWY_EXPORT(TargetF32);
 
 namespace internal {
 // Single-threaded SIMD entry points; the public functions add OpenMP and the reference switch.
+void simd_tanhshrink_forward(const float* x, float* y, float* t, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(TanhshrinkWithTanhF32)(x, y, t, static_cast<size_t>(n));
+}
 void simd_act_forward(ActId id, const ParamValues& p, const float* x, float* y, int64_t n, bool stream) {
   HWY_DYNAMIC_DISPATCH(ActForwardF32)(id, p, x, y, static_cast<size_t>(n), stream);
 }

@@ -233,7 +233,8 @@ bool saves_output(ActId id) {
   const auto& row = activation_row(id);
   return row.saves == Saves::Output || row.inplace_saves == InplaceSaves::Output;
 }
-bool saves_input(ActId id) { return activation_row(id).saves == Saves::Input; }
+// The kernels' backward from the input (Tanhshrink's op saves tanh(x), but its kernel takes x as well).
+bool saves_input(ActId id) { return activation_row(id).saves == Saves::Input || activation_row(id).saves == Saves::Tanh; }
 
 TEST(KernelActivation, ExactlyThePointwiseRowsHaveScalarFunctions) {
   for (int i = 0; i < kernels::kNumActivations; ++i) {

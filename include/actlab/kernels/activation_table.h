@@ -31,7 +31,10 @@ inline constexpr int kNumActivations = 28;
 inline constexpr int kNumPointwise = 21;  // ids below this are pointwise
 
 enum class ParamType : uint8_t { Float, Bool, Int, OptionalInt, Choice };
-enum class Saves : uint8_t { Input, Output, None };
+// What the out-of-place backward reads: the input, the output, nothing, or tanh(input) (Tanhshrink: PyTorch
+// composes x - tanh(x), so its graph keeps tanh's output; the scalar backward's `saved_is_output` then means
+// "saved is tanh(x)").
+enum class Saves : uint8_t { Input, Output, None, Tanh };
 // What the in-place variant's backward reads: the output, or a copy of the input taken before it is
 // overwritten (PyTorch's "original_self"), or nothing (no in-place variant).
 enum class InplaceSaves : uint8_t { Output, InputCopy, NotSupported };
@@ -188,14 +191,17 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
    "x if |x| > lambd else 0"},
   // PyTorch composes x - tanh(x); its gradient g - g (1 - tanh(x)^2) is g tanh(x)^2. Near 0 the series
   // x^3/3 - 2x^5/15 + 17x^7/315 replaces the difference, which cancels to 0 in double below |x| ~ 1e-8.
-  {"Tanhshrink", ActId::Tanhshrink, {}, 0, Saves::Input, InplaceSaves::NotSupported,
+  {"Tanhshrink", ActId::Tanhshrink, {}, 0, Saves::Tanh, InplaceSaves::NotSupported,
    [](double x, const ParamValues&) {
      if (std::fabs(x) < 1e-3) {
        double x2 = x * x;
        return x * x2 * (1.0 / 3.0 + x2 * (-2.0 / 15.0 + x2 * (17.0 / 315.0)));
      }
      return x - std::tanh(x); },
-   [](double g, double x, bool, const ParamValues&) { double t = std::tanh(x); return g * t * t; },
+   [](double g, double s, bool from_tanh, const ParamValues&) {
+     const double t = from_tanh ? s : std::tanh(s);
+     return g * t * t;
+   },
    "x - tanh(x)"},
   // Hardtanh' = 0 at and beyond both bounds and at NaN; in-place backward reads the (clamped) output.
   {"Hardtanh", ActId::Hardtanh,
