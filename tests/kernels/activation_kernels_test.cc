@@ -533,3 +533,43 @@ TEST(KernelControl, ReferenceSwitch) {
 
 }  // namespace
 }  // namespace actlab::kernels
+
+
+namespace actlab::kernels {
+namespace {
+// Tanhshrink's recording forward (Saves::Tanh): y is act_forward's, t is tanh(x) to 2 ulp, and the backward
+// from t gives the same bits as the backward that recomputes tanh from x (SIMD and reference).
+TEST(KernelActivation, TanhshrinkForwardWithTanhMatchesTheInputPath) {
+  for (bool reference : {false, true}) {
+    set_reference_kernels(reference);
+    for (int64_t n : kSizes) {
+      std::vector<float> x(static_cast<size_t>(n));
+      std::mt19937 rng(static_cast<uint32_t>(n));
+      std::normal_distribution<float> nd(0.0f, 3.0f);
+      for (auto& v : x) v = nd(rng);
+      if (n > 4) x[0] = 0.0f, x[1] = -0.0f, x[2] = std::numeric_limits<float>::infinity(), x[3] = std::nanf("");
+      std::vector<float> y(x.size()), y2(x.size()), t(x.size()), g(x.size(), 1.5f), gx(x.size()), gt(x.size());
+      act_forward(ActId::Tanhshrink, {}, x.data(), y.data(), n);
+      tanhshrink_forward(x.data(), y2.data(), t.data(), n);
+      act_backward(ActId::Tanhshrink, {}, false, g.data(), x.data(), gx.data(), n);
+      act_backward(ActId::Tanhshrink, {}, true, g.data(), t.data(), gt.data(), n);
+      for (size_t i = 0; i < x.size(); ++i) {
+        auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); };
+        EXPECT_TRUE(same(y[i], y2[i])) << "x=" << x[i] << ": " << y[i] << " vs " << y2[i];
+        const double want = std::tanh(static_cast<double>(x[i]));
+        if (std::isnan(want)) {
+          EXPECT_TRUE(std::isnan(t[i]));
+        } else {
+          EXPECT_LE(std::fabs(t[i] - want), 2 * std::ldexp(1.0, std::ilogb(static_cast<float>(want)) - 23) + 1e-45)
+              << "x=" << x[i];
+        }
+        if (!reference)  // the reference recomputes tanh in double, the saved t is rounded to float
+          EXPECT_TRUE(same(gx[i], gt[i])) << "x=" << x[i] << ": " << gx[i] << " vs " << gt[i];
+      }
+    }
+  }
+  set_reference_kernels(false);
+}
+
+}  // namespace
+}  // namespace actlab::kernels
