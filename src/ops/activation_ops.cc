@@ -118,27 +118,23 @@ Tensor pointwise_activation(ActId id, const ParamValues& p, const Tensor& x, boo
   if (!inplace) {
     Tensor xc = x.contiguous();
     Tensor out = make_tensor(x.sizes(), x.dtype());
-    if (record && row.saves == kernels::Saves::Tanh) {
-      // Tanhshrink keeps tanh(x), as PyTorch's composite x - tanh(x) does: its backward is then g t^2
-      // instead of a second tanh of the input.
-      Tensor t = make_tensor(x.sizes(), x.dtype());
+    const bool keep_tanh = record && row.saves == kernels::Saves::Tanh;
+    Tensor t;  // Tanhshrink keeps tanh(x), as PyTorch's composite x - tanh(x) does: its backward is g t^2
+    if (keep_tanh) {
+      t = make_tensor(x.sizes(), x.dtype());
       dispatch_floating(x.dtype(), "activation", [&](auto tag) {
         using T = decltype(tag);
         kernels::tanhshrink_forward(reinterpret_cast<const T*>(xc.raw_data()), reinterpret_cast<T*>(out.raw_data()),
                                     reinterpret_cast<T*>(t.raw_data()), x.numel());
       });
-      auto node = std::make_shared<PointwiseBackward>(id, p, /*saved_is_output=*/true, false);
-      autograd::set_next_edges(*node, {&x});
-      node->save(t, false);
-      autograd::set_history(out, node);
-      return out;
+    } else {
+      run_forward(id, p, xc, out);
     }
-    run_forward(id, p, xc, out);
     if (record) {
       bool from_output = row.saves == kernels::Saves::Output;
-      auto node = std::make_shared<PointwiseBackward>(id, p, from_output, false);
+      auto node = std::make_shared<PointwiseBackward>(id, p, from_output || keep_tanh, false);
       autograd::set_next_edges(*node, {&x});
-      node->save(from_output ? out : x, from_output);
+      node->save(keep_tanh ? t : from_output ? out : x, from_output);
       autograd::set_history(out, node);
     }
     return out;
