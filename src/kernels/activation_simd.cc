@@ -984,9 +984,11 @@ struct SoftmaxGradSum {
   VF perr;
   explicit SoftmaxGradSum(DF d) : acc(d), perr(hn::Zero(d)) {}
   // Started with the first term (see CompensatedAcc(d, first); an infinite product gives NaN either way).
-  SoftmaxGradSum(DF d, int kind, VF gv, VF yv)
+  template <class Kind>
+  SoftmaxGradSum(DF d, Kind kind, VF gv, VF yv)
       : acc(d, kind == 1 ? gv : hn::Mul(gv, yv)), perr(kind == 1 ? hn::Zero(d) : TwoProdErrF(d, gv, yv, acc.s)) {}
-  HWY_INLINE void Add(DF d, int kind, VF gv, VF yv) {
+  template <class Kind>
+  HWY_INLINE void Add(DF d, Kind kind, VF gv, VF yv) {
     if (kind == 1) return acc.Add(gv);
     const VF p = hn::Mul(gv, yv);
     acc.Add(p);
@@ -1000,7 +1002,8 @@ struct SoftmaxGradSum {
   }
 };
 // gx from g, y and the sum as hi + lo.
-HWY_INLINE VF SoftmaxGradF(DF d, int kind, VF gv, VF yv, VF shi, VF slo) {
+template <class Kind>
+HWY_INLINE VF SoftmaxGradF(DF d, Kind kind, VF gv, VF yv, VF shi, VF slo) {
   if (kind == 1) {
     // g - exp(y) s: the hi product first (fused, one rounding at the scale of the result where it
     // cancels), then the lo part. A log_softmax output is <= 0 (up to a rounding of 2^-24 m), where
@@ -1194,8 +1197,8 @@ HWY_INLINE void StoreGrad(DF d, VF v, float* p) {
 
 // The backward's small block: the rows held in registers, g and y read once (as the forward's small block;
 // at 16M elements Softmax2d backward over 4 channels re-read them and ran at 0.4x PyTorch's speed).
-template <size_t kDim, size_t kB, bool kStream>
-HWY_INLINE void SoftmaxBackwardColBlockSmall(int kind, const float* g, const float* y, float* gx, size_t stride) {
+template <size_t kDim, size_t kB, bool kStream, class Kind>
+HWY_INLINE void SoftmaxBackwardColBlockSmall(Kind kind, const float* g, const float* y, float* gx, size_t stride) {
   const DF d;
   const size_t N = hn::Lanes(d);
   VF gv[kB][kDim], yv[kB][kDim];
@@ -1214,8 +1217,8 @@ HWY_INLINE void SoftmaxBackwardColBlockSmall(int kind, const float* g, const flo
   }
 }
 
-template <bool kStream>
-HWY_INLINE void SoftmaxBackwardColBlockF32(int kind, const float* g, const float* y, float* gx, size_t dim,
+template <bool kStream, class Kind>
+HWY_INLINE void SoftmaxBackwardColBlockF32(Kind kind, const float* g, const float* y, float* gx, size_t dim,
                                            size_t stride) {
   const DF d;
   SoftmaxGradSum sum(d);
@@ -1225,6 +1228,17 @@ HWY_INLINE void SoftmaxBackwardColBlockF32(int kind, const float* g, const float
   for (size_t k = 0; k < dim; ++k)
     StoreGrad<kStream>(d, SoftmaxGradF(d, kind, hn::LoadU(d, g + k * stride), hn::LoadU(d, y + k * stride), shi, slo),
                        gx + k * stride);
+}
+
+// f(std::integral_constant<int, kind>) for the softmax kinds 0, 1, 2: the kernels' per-kind branches fold away
+// (a run-time kind kept them in the column blocks, splitting them and spilling their registers).
+template <class F>
+HWY_INLINE void WithKind(int kind, F&& f) {
+  switch (kind) {
+    case 1: return f(std::integral_constant<int, 1>());
+    case 2: return f(std::integral_constant<int, 2>());
+    default: return f(std::integral_constant<int, 0>());
+  }
 }
 
 // f(std::integral_constant<size_t, dim>) for dim <= kSmallDim, else f(std::integral_constant<size_t, 0>).
@@ -1303,27 +1317,29 @@ void SoftmaxColsF32(int kind, const float* x, float* y, size_t dim, size_t strid
 // stream: gx is large (see kStreamElements); whole vectors are then written with streaming stores wherever
 // a block's rows are aligned (gx on a vector boundary, stride a whole number of vectors). Softmax2d backward
 // at 16M elements (4 channels of 16x16): 46-62 GB/s streamed against 40-55 with plain stores, alternating.
-void SoftmaxBackwardColsF32(int kind, const float* g, const float* y, float* gx, size_t dim, size_t stride,
+void SoftmaxBackwardColsF32(int kind_in, const float* g, const float* y, float* gx, size_t dim, size_t stride,
                             size_t count, bool stream) {
   const DF d;
   const size_t N = hn::Lanes(d);
   const float* const in[2] = {g, y};
   float* const out[1] = {gx};
-  WithSmallDim(dim, [&](auto small) {
-    auto block = [&](auto streamed, const float* const* pi, float* const* po, size_t st, auto blocks) {
-      if constexpr (small.value > 0) {
-        SoftmaxBackwardColBlockSmall<small.value, blocks.value, streamed.value>(kind, pi[0], pi[1], po[0], st);
-      } else {
-        for (size_t b = 0; b < blocks.value; ++b)
-          SoftmaxBackwardColBlockF32<streamed.value>(kind, pi[0] + b * N, pi[1] + b * N, po[0] + b * N, dim, st);
-      }
-    };
-    ColStrip<2, 1>(in, out, dim, stride, count, [&](const float* const* pi, float* const* po, size_t st, auto blocks) {
-      if (stream && reinterpret_cast<uintptr_t>(po[0]) % (N * sizeof(float)) == 0 && st % N == 0) {
-        block(std::true_type(), pi, po, st, blocks);
-      } else {
-        block(std::false_type(), pi, po, st, blocks);
-      }
+  WithKind(kind_in, [&](auto kind) {
+    WithSmallDim(dim, [&](auto small) {
+      auto block = [&](auto streamed, const float* const* pi, float* const* po, size_t st, auto blocks) {
+        if constexpr (small.value > 0) {
+          SoftmaxBackwardColBlockSmall<small.value, blocks.value, streamed.value>(kind, pi[0], pi[1], po[0], st);
+        } else {
+          for (size_t b = 0; b < blocks.value; ++b)
+            SoftmaxBackwardColBlockF32<streamed.value>(kind, pi[0] + b * N, pi[1] + b * N, po[0] + b * N, dim, st);
+        }
+      };
+      ColStrip<2, 1>(in, out, dim, stride, count, [&](const float* const* pi, float* const* po, size_t st, auto blocks) {
+        if (stream && reinterpret_cast<uintptr_t>(po[0]) % (N * sizeof(float)) == 0 && st % N == 0) {
+          block(std::true_type(), pi, po, st, blocks);
+        } else {
+          block(std::false_type(), pi, po, st, blocks);
+        }
+      });
     });
   });
   if (stream) hwy::FlushStream();
