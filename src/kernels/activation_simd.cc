@@ -100,7 +100,6 @@ HWY_INLINE V TwoProdErrF(D d, V a, V b, V p) {
 constexpr float kLog2e = 1.442695040888963407359924681f;
 constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
 constexpr float kTwoM64 = 5.421010862427522e-20f;  // 2^-64
-constexpr double kLn2 = 0.6931471805599453094172321214581766;
 
 // max(c, x) and min(c, x) that return x when x is NaN (x86 max/min return the second operand then).
 template <class D, class V>
@@ -964,7 +963,7 @@ void SoftmaxRowF32(int kind, const float* x, float* y, size_t n) {
   const double sum = acc[0].Total() + acc[1].Total();  // of e^(x - m) 2^64
   if (kind == 1) {
     // y = x - (m + log(sum)), with m + log(sum) as two floats hi + lo: x - hi is exact where y is small.
-    const double c = static_cast<double>(m) + (std::log(sum) - 64 * kLn2);
+    const double c = static_cast<double>(m) + std::log(sum * 0x1p-64);  // exact scaling: log(1) is 0 exactly
     const F2 c2 = Split(c);
     const VF hi = hn::Set(d, c2.hi), lo = hn::Set(d, c2.lo);
     for (size_t i = 0; i < n; i += N) store(hn::Sub(hn::Sub(load(i), hi), lo), i);
@@ -1117,7 +1116,7 @@ HWY_INLINE void LogSumHiLo(DF d, VF vmax, const CompensatedAcc& acc, VF& hi, VF&
   hn::Store(acc.s, d, bs);
   hn::Store(acc.c, d, bc);
   for (size_t l = 0; l < hn::Lanes(d); ++l) {
-    const double log_sum = std::log(static_cast<double>(bs[l]) + static_cast<double>(bc[l])) - 64 * kLn2;
+    const double log_sum = std::log((static_cast<double>(bs[l]) + static_cast<double>(bc[l])) * 0x1p-64);
     const F2 c2 = Split(static_cast<double>(bm[l]) + log_sum);
     bm[l] = c2.hi;
     bs[l] = c2.lo;
