@@ -1275,9 +1275,10 @@ HWY_INLINE void ColStrip(const float* const* in, float* const* out, size_t dim, 
     float* po[kOut];
     for (size_t a = 0; a < kIn; ++a) pi[a] = in[a] + i;
     for (size_t a = 0; a < kOut; ++a) po[a] = out[a] + i;
-    if (prefetch_next)  // a 64-byte line per prefetch: one per row for up to 16 columns
+    if (prefetch_next)  // one prefetch per 64-byte line (16 floats) of every row the blocks read
       for (size_t a = 0; a < kIn; ++a)
-        for (size_t k = 0; k < dim; ++k) hwy::Prefetch(pi[a] + (dim + k) * stride);
+        for (size_t k = 0; k < dim; ++k)
+          for (size_t c = 0; c < blocks.value * N; c += 16) hwy::Prefetch(pi[a] + (dim + k) * stride + c);
     block(pi, po, stride, blocks);
     i += blocks.value * N;
   };
