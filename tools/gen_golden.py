@@ -340,6 +340,13 @@ def inplace_errors():
         y.add_(1)
         y.sum().backward()
 
+    def logsigmoid_input_modified():
+        x = torch.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+        a = x * 2
+        y = nn.functional.logsigmoid(a)
+        a.mul_(2)
+        y.sum().backward()
+
     return [
         {"name": "elu_inplace_negative_alpha", "when": "backward",
          "code": "x = tensor([-1.0, 0.5, 2.0], requires_grad=True); y = ELU(alpha=-0.5, inplace=True)(x.clone()); "
@@ -362,6 +369,10 @@ def inplace_errors():
         {"name": "version_counter_2d_twice", "when": "backward",
          "code": "x = ones(2, 3, requires_grad=True); y = tanh(x); y.add_(1); y.add_(1); y.sum().backward()",
          "message": _message(version_counter_2d)},
+        {"name": "logsigmoid_input_modified", "when": "backward",
+         "code": "x = tensor([-1.0, 0.5, 2.0], requires_grad=True); a = x * 2; y = logsigmoid(a); a.mul_(2); "
+                 "y.sum().backward()",
+         "message": _message(logsigmoid_input_modified)},
     ]
 
 

@@ -34,7 +34,7 @@ std::string param_text(const kernels::ParamSpec& p) {
 const char* saves_text(const kernels::ActivationRow& r) {
   switch (r.saves) {
     case kernels::Saves::Output: return "output";
-    case kernels::Saves::Tanh: return "tanh(input)";
+    case kernels::Saves::Buffer: return kernels::saved_buffer_name(r.id).data();
     default: return "input";
   }
 }

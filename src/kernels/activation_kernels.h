@@ -25,10 +25,11 @@ void act_backward(ActId id, const ParamValues& params, bool saved_is_output, con
 void act_backward(ActId id, const ParamValues& params, bool saved_is_output, const double* grad_out,
                   const double* saved, double* grad_in, int64_t n);
 
-// Tanhshrink's forward that also writes t = tanh(x), the tensor its backward reads (Saves::Tanh):
-// act_backward(Tanhshrink, p, /*saved_is_output=*/true, g, t, ...) is g t^2, memory-bound.
-void tanhshrink_forward(const float* x, float* y, float* t, int64_t n);
-void tanhshrink_forward(const double* x, double* y, double* t, int64_t n);
+// The recording forward of a Saves::Buffer row (Tanhshrink, LogSigmoid): y as act_forward, and buf =
+// saved_buffer(id, x), the tensor its backward reads: act_backward(id, p, /*saved_is_output=*/true, g, buf, ...)
+// is g t^2 (Tanhshrink) or g buf (LogSigmoid), memory-bound.
+void forward_with_buffer(ActId id, const float* x, float* y, float* buf, int64_t n);
+void forward_with_buffer(ActId id, const double* x, double* y, double* buf, int64_t n);
 
 // The scalar reference, always (the tests' oracle for the SIMD path).
 void act_forward_reference(ActId id, const ParamValues& params, const float* x, float* y, int64_t n);

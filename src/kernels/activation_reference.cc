@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 
 #include "kernels/activation_kernels.h"
 #include "kernels/parallel.h"
@@ -19,12 +20,12 @@ void reference_forward(ActId id, const ParamValues& p, const T* x, T* y, int64_t
   });
 }
 template <class T>
-void reference_tanhshrink(const T* x, T* y, T* t, int64_t n) {
-  const ScalarForward f = activation_row(ActId::Tanhshrink).forward;
+void reference_with_buffer(ActId id, const T* x, T* y, T* buf, int64_t n) {
+  const ScalarForward f = activation_row(id).forward;
   internal::parallel_chunks(n, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       y[i] = static_cast<T>(f(static_cast<double>(x[i]), {}));
-      t[i] = static_cast<T>(std::tanh(static_cast<double>(x[i])));
+      buf[i] = static_cast<T>(saved_buffer(id, static_cast<double>(x[i])));
     }
   });
 }
@@ -57,11 +58,17 @@ void act_forward(ActId id, const ParamValues& params, const double* x, double* y
   reference_forward(id, params, x, y, n);
 }
 
-void tanhshrink_forward(const float* x, float* y, float* t, int64_t n) {
-  if (reference_kernels()) return reference_tanhshrink(x, y, t, n);
-  internal::parallel_chunks(n, [&](int64_t b, int64_t e) { internal::simd_tanhshrink_forward(x + b, y + b, t + b, e - b); });
+void forward_with_buffer(ActId id, const float* x, float* y, float* buf, int64_t n) {
+  if (activation_row(id).saves != Saves::Buffer) throw std::invalid_argument("forward_with_buffer: not a Buffer row");
+  if (reference_kernels()) return reference_with_buffer(id, x, y, buf, n);
+  internal::parallel_chunks(n, [&](int64_t b, int64_t e) {
+    internal::simd_forward_with_buffer(id, x + b, y + b, buf + b, e - b);
+  });
 }
-void tanhshrink_forward(const double* x, double* y, double* t, int64_t n) { reference_tanhshrink(x, y, t, n); }
+void forward_with_buffer(ActId id, const double* x, double* y, double* buf, int64_t n) {
+  if (activation_row(id).saves != Saves::Buffer) throw std::invalid_argument("forward_with_buffer: not a Buffer row");
+  reference_with_buffer(id, x, y, buf, n);
+}
 
 void act_backward(ActId id, const ParamValues& params, bool saved_is_output, const float* grad_out,
                   const float* saved, float* grad_in, int64_t n) {

@@ -604,6 +604,7 @@ struct OpTanhshrink {
     TanhShrinkParts(d, x, s, t);
     return s;
   }
+  HWY_INLINE void FwdBuf(DF d, VF x, VF& y, VF& t) const { TanhShrinkParts(d, x, y, t); }
   // g - g (1 - t^2) = g t^2, without the cancellation; t from the same accurate parts (~1 ulp).
   HWY_INLINE VF Bwd(DF d, VF g, VF x) const {
     VF s, t;
@@ -612,9 +613,10 @@ struct OpTanhshrink {
   }
 };
 
-// Tanhshrink's backward from the saved t = tanh(x) (Saves::Tanh): g t^2, no recomputation.
+// Tanhshrink's backward from the saved t = tanh(x) (Saves::Buffer): g t^2, no recomputation. Its forward
+// with the buffer is TanhShrinkParts (ForwardWithBufferF32).
 struct OpTanhshrinkFromTanh {
-  HWY_INLINE VF Fwd(DF d, VF x) const { return x; }  // never called: the forward is TanhshrinkWithTanhF32
+  HWY_INLINE VF Fwd(DF d, VF x) const { return x; }  // never called
   HWY_INLINE VF Bwd(DF d, VF g, VF t) const { return hn::Mul(hn::Mul(g, t), t); }
 };
 
@@ -678,6 +680,19 @@ struct OpLogSigmoid {
     const VF num = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), g, hn::Mul(g, z));
     return hn::Div(num, hn::Add(hn::Set(d, 1.0f), z));
   }
+  // The recording forward: y and the derivative sigmoid(-x) = (x < 0 ? 1 : z) / (1 + z), from one exp.
+  HWY_INLINE void FwdBuf(DF d, VF x, VF& y, VF& deriv) const {
+    const VF z = ExpNegF(d, hn::Neg(hn::Abs(x)));
+    const auto neg = hn::Lt(x, hn::Zero(d));
+    y = hn::Sub(hn::IfThenElseZero(neg, x), Log1pF(d, z));
+    deriv = hn::Div(hn::IfThenElse(neg, hn::Set(d, 1.0f), z), hn::Add(hn::Set(d, 1.0f), z));
+  }
+};
+
+// LogSigmoid's backward from its saved derivative (Saves::Buffer): g deriv.
+struct OpLogSigmoidFromDeriv {
+  HWY_INLINE VF Fwd(DF d, VF x) const { return x; }  // never called
+  HWY_INLINE VF Bwd(DF d, VF g, VF deriv) const { return hn::Mul(g, deriv); }
 };
 
 struct OpThreshold {
@@ -781,32 +796,37 @@ HWY_NOINLINE void LoopBwd(const Op& op, const float* g, const float* s, float* g
   if (i < n) partial(i, n - i);
 }
 
-// Tanhshrink forward writing y = x - tanh(x) and t = tanh(x) (the backward's saved tensor), four vectors at a
-// time as StreamLoop; the tail through padded buffers, by the same vector code.
-void TanhshrinkWithTanhF32(const float* x, float* y, float* t, size_t n) {
+// A Saves::Buffer row's recording forward (op.FwdBuf gives y and the buffer), four vectors at a time as
+// StreamLoop; the tail through padded buffers, by the same vector code.
+template <class Op>
+void LoopFwdBuf(const Op& op, const float* x, float* y, float* buf, size_t n) {
   const DF d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
   for (; i + 4 * N <= n; i += 4 * N) {
-    VF s[4], th[4];
-    for (size_t k = 0; k < 4; ++k) TanhShrinkParts(d, hn::LoadU(d, x + i + k * N), s[k], th[k]);
+    VF v[4], b[4];
+    for (size_t k = 0; k < 4; ++k) op.FwdBuf(d, hn::LoadU(d, x + i + k * N), v[k], b[k]);
     for (size_t k = 0; k < 4; ++k) {
-      hn::StoreU(s[k], d, y + i + k * N);
-      hn::StoreU(th[k], d, t + i + k * N);
+      hn::StoreU(v[k], d, y + i + k * N);
+      hn::StoreU(b[k], d, buf + i + k * N);
     }
   }
   for (; i < n; i += N) {
     const size_t len = std::min(N, n - i);
     HWY_ALIGN float bx[kMaxLanesF] = {};
     std::memcpy(bx, x + i, len * sizeof(float));
-    VF s, th;
-    TanhShrinkParts(d, hn::Load(d, bx), s, th);
-    HWY_ALIGN float bs[kMaxLanesF], bt[kMaxLanesF];
-    hn::Store(s, d, bs);
-    hn::Store(th, d, bt);
-    std::memcpy(y + i, bs, len * sizeof(float));
-    std::memcpy(t + i, bt, len * sizeof(float));
+    VF v, b;
+    op.FwdBuf(d, hn::Load(d, bx), v, b);
+    HWY_ALIGN float bv[kMaxLanesF], bb[kMaxLanesF];
+    hn::Store(v, d, bv);
+    hn::Store(b, d, bb);
+    std::memcpy(y + i, bv, len * sizeof(float));
+    std::memcpy(buf + i, bb, len * sizeof(float));
   }
+}
+void ForwardWithBufferF32(ActId id, const float* x, float* y, float* buf, size_t n) {
+  if (id == ActId::Tanhshrink) return LoopFwdBuf(OpTanhshrink({}), x, y, buf, n);
+  if (id == ActId::LogSigmoid) return LoopFwdBuf(OpLogSigmoid({}), x, y, buf, n);
 }
 
 // Calls f(op) with the row's op struct.
@@ -838,7 +858,9 @@ HWY_INLINE void WithOp(ActId id, const ParamValues& p, bool from_output, F&& f) 
     case ActId::ReLU6: return f(OpClamp(0.0, 6.0));
     case ActId::Hardsigmoid: return f(OpHardsigmoid(p));
     case ActId::Hardswish: return f(OpHardswish(p));
-    case ActId::LogSigmoid: return f(OpLogSigmoid(p));
+    case ActId::LogSigmoid:
+      if (from_output) return f(OpLogSigmoidFromDeriv());
+      return f(OpLogSigmoid(p));
     case ActId::Threshold: return f(OpThreshold(p));
     default: return;
   }
@@ -1515,7 +1537,7 @@ HWY_AFTER_NAMESPACE();
 namespace actlab::kernels {
 HWY_EXPORT(ActForwardF32);
 HWY_EXPORT(ActBackwardF32);
-HWY_EXPORT(TanhshrinkWithTanhF32);
+HWY_EXPORT(ForwardWithBufferF32);
 HWY_EXPORT(SoftmaxRowF32);
 HWY_EXPORT(SoftmaxBackwardRowF32);
 HWY_EXPORT(SoftmaxColsF32);
@@ -1528,8 +1550,8 @@ HWY_EXPORT(TargetF32);
 
 namespace internal {
 // Single-threaded SIMD entry points; the public functions add OpenMP and the reference switch.
-void simd_tanhshrink_forward(const float* x, float* y, float* t, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(TanhshrinkWithTanhF32)(x, y, t, static_cast<size_t>(n));
+void simd_forward_with_buffer(ActId id, const float* x, float* y, float* buf, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(ForwardWithBufferF32)(id, x, y, buf, static_cast<size_t>(n));
 }
 void simd_act_forward(ActId id, const ParamValues& p, const float* x, float* y, int64_t n, bool stream) {
   HWY_DYNAMIC_DISPATCH(ActForwardF32)(id, p, x, y, static_cast<size_t>(n), stream);

@@ -17,7 +17,7 @@ inline constexpr int64_t kStreamElements = int64_t{4} << 20;
 void simd_act_forward(ActId id, const ParamValues& p, const float* x, float* y, int64_t n, bool stream = false);
 void simd_act_backward(ActId id, const ParamValues& p, bool from_output, const float* g, const float* s, float* gi,
                        int64_t n, bool stream = false);
-void simd_tanhshrink_forward(const float* x, float* y, float* t, int64_t n);
+void simd_forward_with_buffer(ActId id, const float* x, float* y, float* buf, int64_t n);
 void simd_softmax_row(int kind, const float* x, float* y, int64_t n);
 void simd_softmax_backward_row(int kind, const float* g, const float* y, float* gx, int64_t n);
 void simd_softmax_cols(int kind, const float* x, float* y, int64_t dim, int64_t stride, int64_t count);

@@ -69,8 +69,14 @@ class PointwiseBackward : public autograd::Node {
   PointwiseBackward(ActId id, const ParamValues& p, bool saved_is_output, bool inplace)
       : id_(id), p_(p), saved_is_output_(saved_is_output), inplace_(inplace) {}
   void save(const Tensor& t, bool is_output) { saved_ = autograd::SavedVariable(t, is_output); }
+  // The input kept beside a buffer only for the version check (PyTorch's LogSigmoid saves self and buffer, so
+  // backward after an in-place change of the input fails there too); its values are not read.
+  void guard_input(const Tensor& x) { guard_ = autograd::SavedVariable(x, false); }
   std::string name() const override { return backward_name(id_, inplace_); }
-  void release_variables() override { saved_.reset(); }
+  void release_variables() override {
+    saved_.reset();
+    guard_.reset();
+  }
 
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
     if (!grads[0].defined()) return {Tensor()};
@@ -88,6 +94,7 @@ class PointwiseBackward : public autograd::Node {
             "caused by calling in-place forward function with a negative slope, please call out-of-place version "
             "instead.");
     }
+    if (guard_.defined()) (void)guard_.unpack(this);
     Tensor s = saved_.unpack(this).contiguous();
     Tensor g = grads[0].contiguous();
     if (g.dtype() != s.dtype()) g = g.to(s.dtype());
@@ -106,6 +113,7 @@ class PointwiseBackward : public autograd::Node {
   bool saved_is_output_;
   bool inplace_;
   autograd::SavedVariable saved_;
+  autograd::SavedVariable guard_;
 };
 
 }  // namespace
@@ -118,23 +126,25 @@ Tensor pointwise_activation(ActId id, const ParamValues& p, const Tensor& x, boo
   if (!inplace) {
     Tensor xc = x.contiguous();
     Tensor out = make_tensor(x.sizes(), x.dtype());
-    const bool keep_tanh = record && row.saves == kernels::Saves::Tanh;
-    Tensor t;  // Tanhshrink keeps tanh(x), as PyTorch's composite x - tanh(x) does: its backward is g t^2
-    if (keep_tanh) {
-      t = make_tensor(x.sizes(), x.dtype());
+    // A Buffer row keeps what its backward reads (Tanhshrink tanh(x), LogSigmoid its derivative) when recording.
+    const bool keep_buffer = record && row.saves == kernels::Saves::Buffer;
+    Tensor buf;
+    if (keep_buffer) {
+      buf = make_tensor(x.sizes(), x.dtype());
       dispatch_floating(x.dtype(), "activation", [&](auto tag) {
         using T = decltype(tag);
-        kernels::tanhshrink_forward(reinterpret_cast<const T*>(xc.raw_data()), reinterpret_cast<T*>(out.raw_data()),
-                                    reinterpret_cast<T*>(t.raw_data()), x.numel());
+        kernels::forward_with_buffer(id, reinterpret_cast<const T*>(xc.raw_data()), reinterpret_cast<T*>(out.raw_data()),
+                                     reinterpret_cast<T*>(buf.raw_data()), x.numel());
       });
     } else {
       run_forward(id, p, xc, out);
     }
     if (record) {
       bool from_output = row.saves == kernels::Saves::Output;
-      auto node = std::make_shared<PointwiseBackward>(id, p, from_output || keep_tanh, false);
+      auto node = std::make_shared<PointwiseBackward>(id, p, from_output || keep_buffer, false);
       autograd::set_next_edges(*node, {&x});
-      node->save(keep_tanh ? t : from_output ? out : x, from_output);
+      node->save(keep_buffer ? buf : from_output ? out : x, from_output);
+      if (keep_buffer && kernels::buffer_guards_input(id)) node->guard_input(x);
       autograd::set_history(out, node);
     }
     return out;

@@ -233,8 +233,8 @@ bool saves_output(ActId id) {
   const auto& row = activation_row(id);
   return row.saves == Saves::Output || row.inplace_saves == InplaceSaves::Output;
 }
-// The kernels' backward from the input (Tanhshrink's op saves tanh(x), but its kernel takes x as well).
-bool saves_input(ActId id) { return activation_row(id).saves == Saves::Input || activation_row(id).saves == Saves::Tanh; }
+// The kernels' backward from the input (a Buffer row's op saves its buffer, but its kernel takes x as well).
+bool saves_input(ActId id) { return activation_row(id).saves == Saves::Input || activation_row(id).saves == Saves::Buffer; }
 
 TEST(KernelActivation, ExactlyThePointwiseRowsHaveScalarFunctions) {
   for (int i = 0; i < kernels::kNumActivations; ++i) {
@@ -537,40 +537,54 @@ TEST(KernelControl, ReferenceSwitch) {
 
 namespace actlab::kernels {
 namespace {
-// Tanhshrink's recording forward (Saves::Tanh): y is act_forward's, t is tanh(x) to 2 ulp, and the backward
-// from t gives the same bits as the backward that recomputes tanh from x (SIMD and reference).
-TEST(KernelActivation, TanhshrinkForwardWithTanhMatchesTheInputPath) {
-  for (bool reference : {false, true}) {
-    set_reference_kernels(reference);
-    for (int64_t n : kSizes) {
-      std::vector<float> x(static_cast<size_t>(n));
-      std::mt19937 rng(static_cast<uint32_t>(n));
-      std::normal_distribution<float> nd(0.0f, 3.0f);
-      for (auto& v : x) v = nd(rng);
-      if (n > 4) x[0] = 0.0f, x[1] = -0.0f, x[2] = std::numeric_limits<float>::infinity(), x[3] = std::nanf("");
-      std::vector<float> y(x.size()), y2(x.size()), t(x.size()), g(x.size(), 1.5f), gx(x.size()), gt(x.size());
-      act_forward(ActId::Tanhshrink, {}, x.data(), y.data(), n);
-      tanhshrink_forward(x.data(), y2.data(), t.data(), n);
-      act_backward(ActId::Tanhshrink, {}, false, g.data(), x.data(), gx.data(), n);
-      act_backward(ActId::Tanhshrink, {}, true, g.data(), t.data(), gt.data(), n);
-      for (size_t i = 0; i < x.size(); ++i) {
-        auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); };
-        EXPECT_TRUE(same(y[i], y2[i])) << "x=" << x[i] << ": " << y[i] << " vs " << y2[i];
-        const double want = std::tanh(static_cast<double>(x[i]));
-        if (std::isnan(want)) {
-          EXPECT_TRUE(std::isnan(t[i]));
-        } else {
-          // ilogb(0) is INT_MIN: the exponent floor is float's smallest normal one (tanh(+-0) = +-0 within 2^-148).
-          const int e = want == 0.0 ? -126 : std::max(std::ilogb(static_cast<float>(want)), -126);
-          EXPECT_LE(std::fabs(t[i] - want), 2 * std::ldexp(1.0, e - 23))
-              << "x=" << x[i];
+// The recording forward of the Buffer rows: y is act_forward's, the buffer is saved_buffer(id, x) to 4 ulp, and
+// the backward from the buffer is accurate: Tanhshrink's g t^2 gives the same bits as the backward that
+// recomputes tanh from x; LogSigmoid's g * buffer is one rounding of an exact product (the same bits as the
+// reference's double product), within 4 ulp of the exact derivative from x.
+TEST(KernelActivation, ForwardWithBufferMatchesTheInputPath) {
+  auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); };
+  // |a - want| within k ulp of want, the exponent floored at float's smallest normal one (ilogb(0) is INT_MIN).
+  auto near = [](double a, double want, int k) {
+    if (std::isnan(want)) return std::isnan(a);
+    if (std::isinf(want)) return a == want;
+    const int e = want == 0.0 ? -126 : std::max(std::ilogb(static_cast<float>(want)), -126);
+    return std::fabs(a - want) <= k * std::ldexp(1.0, e - 23);
+  };
+  for (ActId id : {ActId::Tanhshrink, ActId::LogSigmoid}) {
+    ASSERT_EQ(activation_row(id).saves, Saves::Buffer);
+    const std::string name(activation_row(id).name);
+    for (bool reference : {false, true}) {
+      set_reference_kernels(reference);
+      for (int64_t n : kSizes) {
+        std::vector<float> x(static_cast<size_t>(n));
+        std::mt19937 rng(static_cast<uint32_t>(n));
+        std::normal_distribution<float> nd(0.0f, 3.0f);
+        for (auto& v : x) v = nd(rng);
+        const float edge[] = {0.0f, -0.0f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                              std::nanf(""), 100.0f, -100.0f, 1e-30f, -1e-30f, 17.0f, -17.0f};
+        for (size_t k = 0; k < std::size(edge) && k < x.size(); ++k) x[k] = edge[k];
+        std::vector<float> y(x.size()), y2(x.size()), b(x.size()), g(x.size(), 1.5f), gx(x.size()), gb(x.size());
+        for (size_t k = 0; k < g.size(); k += 3) g[k] = -0.625f;
+        act_forward(id, {}, x.data(), y.data(), n);
+        forward_with_buffer(id, x.data(), y2.data(), b.data(), n);
+        act_backward(id, {}, false, g.data(), x.data(), gx.data(), n);
+        act_backward(id, {}, true, g.data(), b.data(), gb.data(), n);
+        for (size_t i = 0; i < x.size(); ++i) {
+          EXPECT_TRUE(same(y[i], y2[i])) << name << " x=" << x[i] << ": " << y[i] << " vs " << y2[i];
+          EXPECT_TRUE(near(b[i], saved_buffer(id, x[i]), 4)) << name << " x=" << x[i] << ": buffer " << b[i];
+          const double exact_g = activation_row(id).backward(g[i], x[i], false, {});
+          EXPECT_TRUE(near(gb[i], exact_g, id == ActId::Tanhshrink ? 6 : 4)) << name << " x=" << x[i] << ": " << gb[i];
+          if (id == ActId::LogSigmoid)
+            EXPECT_TRUE(same(gb[i], static_cast<float>(static_cast<double>(g[i]) * b[i]))) << name << " x=" << x[i];
+          else if (!reference)  // the reference recomputes tanh in double, the saved t is rounded to float
+            EXPECT_TRUE(same(gx[i], gb[i])) << name << " x=" << x[i] << ": " << gx[i] << " vs " << gb[i];
         }
-        if (!reference)  // the reference recomputes tanh in double, the saved t is rounded to float
-          EXPECT_TRUE(same(gx[i], gt[i])) << "x=" << x[i] << ": " << gx[i] << " vs " << gt[i];
       }
     }
   }
   set_reference_kernels(false);
+  float x = 1.0f, y, b;
+  EXPECT_THROW(forward_with_buffer(ActId::ReLU, &x, &y, &b, 1), std::invalid_argument);
 }
 
 }  // namespace

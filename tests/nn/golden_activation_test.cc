@@ -245,4 +245,20 @@ TEST(GoldenActivation, ErrorMessagesMatchPyTorch) {
               y.sum().backward();
             }),
             msg["version_counter_2d_twice"]);
+  // LogSigmoid's backward reads its buffer, but the node keeps the input as PyTorch does, for this check.
+  EXPECT_EQ(message_of([&] {
+              Tensor a = x * full_like(x, 2.0);  // PyTorch's Python x * 2 wraps the 2 in a tensor: MulBackward0
+              Tensor y = nn::functional::logsigmoid(a);
+              a.mul_(2.0);
+              y.sum().backward();
+            }),
+            msg["logsigmoid_input_modified"]);
+  // Tanhshrink keeps only tanh(input) (PyTorch's composite x - tanh(x)): changing the input later is allowed.
+  EXPECT_EQ(message_of([&] {
+              Tensor a = x * 2.0;
+              Tensor y = nn::functional::tanhshrink(a);
+              a.mul_(2.0);
+              y.sum().backward();
+            }),
+            "(no error)");
 }

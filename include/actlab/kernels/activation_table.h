@@ -31,10 +31,11 @@ inline constexpr int kNumActivations = 28;
 inline constexpr int kNumPointwise = 21;  // ids below this are pointwise
 
 enum class ParamType : uint8_t { Float, Bool, Int, OptionalInt, Choice };
-// What the out-of-place backward reads: the input, the output, nothing, or tanh(input) (Tanhshrink: PyTorch
-// composes x - tanh(x), so its graph keeps tanh's output; the scalar backward's `saved_is_output` then means
-// "saved is tanh(x)").
-enum class Saves : uint8_t { Input, Output, None, Tanh };
+// What the out-of-place backward reads: the input, the output, nothing, or a buffer the recording forward
+// writes beside the output (saved_buffer below: Tanhshrink keeps tanh(x), as PyTorch's composite x - tanh(x)
+// keeps tanh's output; LogSigmoid keeps its derivative, as PyTorch's log_sigmoid_forward keeps a `buffer`).
+// For a Buffer row the scalar backward's `saved_is_output` means "saved is the buffer".
+enum class Saves : uint8_t { Input, Output, None, Buffer };
 // What the in-place variant's backward reads: the output, or a copy of the input taken before it is
 // overwritten (PyTorch's "original_self"), or nothing (no in-place variant).
 enum class InplaceSaves : uint8_t { Output, InputCopy, NotSupported };
@@ -191,7 +192,7 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
    "x if |x| > lambd else 0"},
   // PyTorch composes x - tanh(x); its gradient g - g (1 - tanh(x)^2) is g tanh(x)^2. Near 0 the series
   // x^3/3 - 2x^5/15 + 17x^7/315 replaces the difference, which cancels to 0 in double below |x| ~ 1e-8.
-  {"Tanhshrink", ActId::Tanhshrink, {}, 0, Saves::Tanh, InplaceSaves::NotSupported,
+  {"Tanhshrink", ActId::Tanhshrink, {}, 0, Saves::Buffer, InplaceSaves::NotSupported,
    [](double x, const ParamValues&) {
      if (std::fabs(x) < 1e-3) {
        double x2 = x * x;
@@ -231,9 +232,10 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
      if (x >= 3.0) return g;
      return x; },  // NaN
    "x * min(max(x + 3, 0), 6) / 6"},
-  {"LogSigmoid", ActId::LogSigmoid, {}, 0, Saves::Input, InplaceSaves::NotSupported,
+  {"LogSigmoid", ActId::LogSigmoid, {}, 0, Saves::Buffer, InplaceSaves::NotSupported,
    [](double x, const ParamValues&) { return std::min(x, 0.0) - std::log1p(std::exp(-std::fabs(x))); },
-   [](double g, double x, bool, const ParamValues&) {
+   [](double g, double x, bool from_buffer, const ParamValues&) {
+     if (from_buffer) return g * x;  // the buffer is sigmoid(-x), the derivative
      bool neg = x < 0;
      double z = std::exp(-std::fabs(x));
      return g * ((neg ? 1.0 : 0.0) - (neg ? 1.0 : -1.0) * (z / (1.0 + z))); },
@@ -265,6 +267,24 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
 // clang-format on
 
 constexpr const ActivationRow& activation_row(ActId id) { return kActivationTable[static_cast<int>(id)]; }
+
+// The buffer a Saves::Buffer row's recording forward keeps beside its output, from the input x, and its name.
+// LogSigmoid's is its derivative sigmoid(-x) (PyTorch keeps exp(-|x|) and the input; one tensor holding the
+// derivative makes the backward a product, memory-bound).
+inline double saved_buffer(ActId id, double x) {
+  if (id == ActId::Tanhshrink) return std::tanh(x);
+  if (id == ActId::LogSigmoid) {
+    const double z = std::exp(-std::fabs(x));
+    return (x < 0 ? 1.0 : z) / (1.0 + z);
+  }
+  return x;
+}
+// Whether the node also keeps the input, for PyTorch's version check only: LogSigmoid (PyTorch saves self beside
+// its buffer); Tanhshrink's composite keeps only tanh's output.
+inline bool buffer_guards_input(ActId id) { return id == ActId::LogSigmoid; }
+inline std::string_view saved_buffer_name(ActId id) {
+  return id == ActId::Tanhshrink ? "tanh(input)" : id == ActId::LogSigmoid ? "sigmoid(-input)" : "input";
+}
 constexpr bool is_pointwise(ActId id) { return static_cast<int>(id) < kNumPointwise; }
 
 // The table is in enum order: a row's position is its id. (That exactly the pointwise rows have scalar
