@@ -347,6 +347,13 @@ def inplace_errors():
         a.mul_(2)
         y.sum().backward()
 
+    def rrelu_input_modified():
+        x = torch.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+        a = x * 2
+        y = nn.functional.rrelu(a, training=True)
+        a.mul_(2)
+        y.sum().backward()
+
     return [
         {"name": "elu_inplace_negative_alpha", "when": "backward",
          "code": "x = tensor([-1.0, 0.5, 2.0], requires_grad=True); y = ELU(alpha=-0.5, inplace=True)(x.clone()); "
@@ -373,6 +380,10 @@ def inplace_errors():
          "code": "x = tensor([-1.0, 0.5, 2.0], requires_grad=True); a = x * 2; y = logsigmoid(a); a.mul_(2); "
                  "y.sum().backward()",
          "message": _message(logsigmoid_input_modified)},
+        {"name": "rrelu_input_modified", "when": "backward",
+         "code": "x = tensor([-1.0, 0.5, 2.0], requires_grad=True); a = x * 2; y = rrelu(a, training=True); "
+                 "a.mul_(2); y.sum().backward()",
+         "message": _message(rrelu_input_modified)},
     ]
 
 

@@ -43,6 +43,7 @@ const char* inplace_text(const kernels::ActivationRow& r) {
   switch (r.inplace_saves) {
     case kernels::InplaceSaves::Output: return "output";
     case kernels::InplaceSaves::InputCopy: return "copy of input";
+    case kernels::InplaceSaves::Buffer: return kernels::saved_buffer_name(r.id).data();
     case kernels::InplaceSaves::NotSupported: return "-";
   }
   return "-";

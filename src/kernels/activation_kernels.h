@@ -66,9 +66,9 @@ void prelu_backward(const double* grad_out, const double* x, const double* slope
 // ---- RReLU in training: counter-based noise ------------------------------------------------------------
 // Element i's slope is lower + (upper - lower) * U(key, i), U in [0, 1) from a hash of the element's index
 // and a per-call key (drawn once from the default generator). Counter-based, so the noise is the same
-// however the work is split across threads, and the backward recomputes it from the saved input instead of
-// keeping a noise tensor. y = x <= 0 ? x * slope : x; dy/dx = x <= 0 ? slope : 1 (NaN takes 1, as x <= 0
-// is false). Index i is taken modulo 2^32 after the key absorbs i's high half.
+// however the work is split across threads. y = x <= 0 ? x * slope : x; dy/dx = x <= 0 ? slope : 1 (NaN
+// takes 1, as x <= 0 is false). The recording forward also writes dy/dx (PyTorch's `noise` tensor), so the
+// backward is one product. Index i is taken modulo 2^32 after the key absorbs i's high half.
 struct RreluNoise {
   uint64_t key;
   float lower, range;  // range = upper - lower, rounded to float once
@@ -91,11 +91,12 @@ inline float rrelu_slope(const RreluNoise& nz, uint64_t i) {
   const float u = static_cast<float>(rrelu_hash(rrelu_key32(nz.key, i), static_cast<uint32_t>(i)) >> 8) * 0x1p-24f;
   return std::fmaf(nz.range, u, nz.lower);  // one rounding, as the SIMD kernel's FMA
 }
-// x: [n] elements with indices first, first + 1, ...; gi = g * slope where x <= 0, else g.
-void rrelu_forward(const RreluNoise& nz, const float* x, float* y, int64_t n);
-void rrelu_forward(const RreluNoise& nz, const double* x, double* y, int64_t n);
-void rrelu_backward(const RreluNoise& nz, const float* g, const float* x, float* gi, int64_t n);
-void rrelu_backward(const RreluNoise& nz, const double* g, const double* x, double* gi, int64_t n);
+// x: [n] elements with indices 0, 1, ...; noise (may be null): dy/dx. y may alias x.
+void rrelu_forward(const RreluNoise& nz, const float* x, float* y, int64_t n, float* noise = nullptr);
+void rrelu_forward(const RreluNoise& nz, const double* x, double* y, int64_t n, double* noise = nullptr);
+// gi = g * noise (gi may alias g).
+void rrelu_backward(const float* g, const float* noise, float* gi, int64_t n);
+void rrelu_backward(const double* g, const double* noise, double* gi, int64_t n);
 
 // ---- control -------------------------------------------------------------------------------------------
 // reference_kernels(), set_reference_kernels() and simd_target() are in actlab/kernels/control.h.

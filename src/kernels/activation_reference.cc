@@ -59,14 +59,16 @@ void act_forward(ActId id, const ParamValues& params, const double* x, double* y
 }
 
 void forward_with_buffer(ActId id, const float* x, float* y, float* buf, int64_t n) {
-  if (activation_row(id).saves != Saves::Buffer) throw std::invalid_argument("forward_with_buffer: not a Buffer row");
+  if (!is_pointwise(id) || activation_row(id).saves != Saves::Buffer)
+    throw std::invalid_argument("forward_with_buffer: not a pointwise Buffer row");
   if (reference_kernels()) return reference_with_buffer(id, x, y, buf, n);
   internal::parallel_chunks(n, [&](int64_t b, int64_t e) {
     internal::simd_forward_with_buffer(id, x + b, y + b, buf + b, e - b);
   });
 }
 void forward_with_buffer(ActId id, const double* x, double* y, double* buf, int64_t n) {
-  if (activation_row(id).saves != Saves::Buffer) throw std::invalid_argument("forward_with_buffer: not a Buffer row");
+  if (!is_pointwise(id) || activation_row(id).saves != Saves::Buffer)
+    throw std::invalid_argument("forward_with_buffer: not a pointwise Buffer row");
   reference_with_buffer(id, x, y, buf, n);
 }
 

@@ -1448,16 +1448,51 @@ struct RreluSlopes {
   }
 };
 
-// mode 0: y = x <= 0 ? x * slope : x (a = x, b unused); mode 1: gi = x <= 0 ? g * slope : g (a = g, b = x).
-void RreluF32(int mode, uint32_t key32, uint32_t i0, float lower, float range, const float* a, const float* b,
-              float* out, size_t n) {
+// y = x <= 0 ? x * slope : x; with `noise`, also noise = dy/dx = x <= 0 ? slope : 1 (the backward's
+// multiplier; NaN takes 1, as x <= 0 is false).
+void RreluF32(uint32_t key32, uint32_t i0, float lower, float range, const float* x, float* y, float* noise,
+              size_t n) {
   const DF d;
   RreluSlopes sl(d, key32, i0, lower, range);
-  auto body = [&](VF av, VF xv) {
+  if (noise == nullptr) {
+    auto body = [&](VF xv, VF) {
+      const VF slope = sl.Next(d);
+      return hn::IfThenElse(hn::Le(xv, hn::Zero(d)), hn::Mul(xv, slope), xv);
+    };
+    return BinaryLoop(d, x, x, y, n, body);
+  }
+  const size_t N = hn::Lanes(d);
+  auto both = [&](VF xv, VF& yv, VF& nv) {
     const VF slope = sl.Next(d);
-    return hn::IfThenElse(hn::Le(xv, hn::Zero(d)), hn::Mul(av, slope), av);
+    const auto neg = hn::Le(xv, hn::Zero(d));
+    yv = hn::IfThenElse(neg, hn::Mul(xv, slope), xv);
+    nv = hn::IfThenElse(neg, slope, hn::Set(d, 1.0f));
   };
-  BinaryLoop(d, a, mode == 0 ? a : b, out, n, body);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    VF yv, nv;
+    both(hn::LoadU(d, x + i), yv, nv);
+    hn::StoreU(yv, d, y + i);
+    hn::StoreU(nv, d, noise + i);
+  }
+  if (i < n) {
+    const size_t rem = n - i;
+    HWY_ALIGN float bx[kMaxLanesF] = {};
+    HWY_ALIGN float bn[kMaxLanesF];
+    std::memcpy(bx, x + i, rem * sizeof(float));
+    VF yv, nv;
+    both(hn::Load(d, bx), yv, nv);
+    hn::Store(yv, d, bx);
+    hn::Store(nv, d, bn);
+    std::memcpy(y + i, bx, rem * sizeof(float));
+    std::memcpy(noise + i, bn, rem * sizeof(float));
+  }
+}
+
+// out = a * b (RReLU's backward from its noise), streaming for large outputs.
+void MulF32(const float* a, const float* b, float* out, size_t n, bool stream) {
+  const DF d;
+  BinaryLoop(d, a, b, out, n, [](VF av, VF bv) { return hn::Mul(av, bv); }, stream);
 }
 
 // ---- GLU halves: y = a * sigmoid(b) --------------------------------------------------------------------
@@ -1543,6 +1578,7 @@ HWY_EXPORT(SoftmaxBackwardRowF32);
 HWY_EXPORT(SoftmaxColsF32);
 HWY_EXPORT(PreluBackwardF32);
 HWY_EXPORT(RreluF32);
+HWY_EXPORT(MulF32);
 HWY_EXPORT(SoftmaxBackwardColsF32);
 HWY_EXPORT(GluForwardF32);
 HWY_EXPORT(GluBackwardF32);
@@ -1578,9 +1614,12 @@ void simd_softmax_backward_cols(int kind, const float* g, const float* y, float*
 double simd_prelu_backward(const float* g, const float* x, float* gi, int64_t n, float a, bool stream) {
   return HWY_DYNAMIC_DISPATCH(PreluBackwardF32)(g, x, gi, static_cast<size_t>(n), a, stream);
 }
-void simd_rrelu(int mode, uint32_t key32, uint32_t i0, float lower, float range, const float* a, const float* b,
-                float* out, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(RreluF32)(mode, key32, i0, lower, range, a, b, out, static_cast<size_t>(n));
+void simd_rrelu(uint32_t key32, uint32_t i0, float lower, float range, const float* x, float* y, float* noise,
+                int64_t n) {
+  HWY_DYNAMIC_DISPATCH(RreluF32)(key32, i0, lower, range, x, y, noise, static_cast<size_t>(n));
+}
+void simd_mul(const float* a, const float* b, float* out, int64_t n, bool stream) {
+  HWY_DYNAMIC_DISPATCH(MulF32)(a, b, out, static_cast<size_t>(n), stream);
 }
 void simd_glu_forward(const float* a, const float* b, float* y, int64_t n) {
   HWY_DYNAMIC_DISPATCH(GluForwardF32)(a, b, y, static_cast<size_t>(n));

@@ -236,32 +236,40 @@ void rrelu_pieces(int64_t n, F&& f) {
   });
 }
 template <class T>
-void rrelu_scalar(const RreluNoise& nz, const T* a, const T* x, T* out, int64_t n) {
+void rrelu_scalar(const RreluNoise& nz, const T* x, T* y, T* noise, int64_t n) {
   rrelu_pieces(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      out[i] = x[i] <= 0 ? a[i] * static_cast<T>(rrelu_slope(nz, static_cast<uint64_t>(i))) : a[i];
+    for (int64_t i = b; i < e; ++i) {
+      const T slope = static_cast<T>(rrelu_slope(nz, static_cast<uint64_t>(i)));
+      const bool neg = x[i] <= 0;
+      if (noise != nullptr) noise[i] = neg ? slope : T(1);
+      y[i] = neg ? x[i] * slope : x[i];
+    }
   });
 }
-void rrelu_simd(int mode, const RreluNoise& nz, const float* a, const float* x, float* out, int64_t n) {
-  rrelu_pieces(n, [&](int64_t b, int64_t e) {
-    const auto i = static_cast<uint64_t>(b);
-    internal::simd_rrelu(mode, rrelu_key32(nz.key, i), static_cast<uint32_t>(i), nz.lower, nz.range, a + b, x + b,
-                         out + b, e - b);
+template <class T>
+void mul_scalar(const T* a, const T* b, T* out, int64_t n) {
+  internal::parallel_chunks(n, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) out[i] = a[i] * b[i];
   });
 }
 }  // namespace
 
-void rrelu_forward(const RreluNoise& nz, const float* x, float* y, int64_t n) {
-  if (reference_kernels()) return rrelu_scalar(nz, x, x, y, n);
-  rrelu_simd(0, nz, x, x, y, n);
+void rrelu_forward(const RreluNoise& nz, const float* x, float* y, int64_t n, float* noise) {
+  if (reference_kernels()) return rrelu_scalar(nz, x, y, noise, n);
+  rrelu_pieces(n, [&](int64_t b, int64_t e) {
+    const auto i = static_cast<uint64_t>(b);
+    internal::simd_rrelu(rrelu_key32(nz.key, i), static_cast<uint32_t>(i), nz.lower, nz.range, x + b, y + b,
+                         noise == nullptr ? nullptr : noise + b, e - b);
+  });
 }
-void rrelu_forward(const RreluNoise& nz, const double* x, double* y, int64_t n) { rrelu_scalar(nz, x, x, y, n); }
-void rrelu_backward(const RreluNoise& nz, const float* g, const float* x, float* gi, int64_t n) {
-  if (reference_kernels()) return rrelu_scalar(nz, g, x, gi, n);
-  rrelu_simd(1, nz, g, x, gi, n);
+void rrelu_forward(const RreluNoise& nz, const double* x, double* y, int64_t n, double* noise) {
+  rrelu_scalar(nz, x, y, noise, n);
 }
-void rrelu_backward(const RreluNoise& nz, const double* g, const double* x, double* gi, int64_t n) {
-  rrelu_scalar(nz, g, x, gi, n);
+void rrelu_backward(const float* g, const float* noise, float* gi, int64_t n) {
+  if (reference_kernels()) return mul_scalar(g, noise, gi, n);
+  const bool stream = n >= internal::kStreamElements;
+  internal::parallel_chunks(n, [&](int64_t b, int64_t e) { internal::simd_mul(g + b, noise + b, gi + b, e - b, stream); });
 }
+void rrelu_backward(const double* g, const double* noise, double* gi, int64_t n) { mul_scalar(g, noise, gi, n); }
 
 }  // namespace actlab::kernels

@@ -24,8 +24,9 @@ void simd_softmax_cols(int kind, const float* x, float* y, int64_t dim, int64_t 
 void simd_softmax_backward_cols(int kind, const float* g, const float* y, float* gx, int64_t dim, int64_t stride,
                                 int64_t count, bool stream = false);
 double simd_prelu_backward(const float* g, const float* x, float* gi, int64_t n, float a, bool stream = false);
-void simd_rrelu(int mode, uint32_t key32, uint32_t i0, float lower, float range, const float* a, const float* b,
-                float* out, int64_t n);
+void simd_rrelu(uint32_t key32, uint32_t i0, float lower, float range, const float* x, float* y, float* noise,
+                int64_t n);
+void simd_mul(const float* a, const float* b, float* out, int64_t n, bool stream = false);
 void simd_glu_forward(const float* a, const float* b, float* y, int64_t n);
 void simd_glu_backward(const float* g, const float* a, const float* b, float* ga, float* gb, int64_t n);
 std::string simd_target_name();

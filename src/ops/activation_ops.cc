@@ -394,36 +394,39 @@ Tensor rrelu(const Tensor& x, double lower, double upper, bool training, bool in
     throw Error(detail::concat("Lower bound should be less than or equal to the upper bound"));
   if (!training) return leaky_relu(x, (lower + upper) / 2.0, inplace);
   // Training: y = x * slope where x <= 0, slope ~ U(lower, upper) from counter-based noise (one key drawn
-  // from the default generator per call, kernels::RreluNoise); dy/dx = slope there, else 1. The backward
-  // recomputes the slopes from the saved input; in place, the input is overwritten, so a copy is saved.
+  // from the default generator per call, kernels::RreluNoise); dy/dx = slope there, else 1. Recording, the
+  // forward also writes dy/dx (PyTorch's `noise`) and the backward is g * noise; out of place, the node keeps
+  // the input as well, for PyTorch's version check only (rrelu_with_noise saves self and noise).
   const bool record = autograd::compute_requires_grad({&x});
   if (inplace) autograd::check_inplace(x);
   const kernels::RreluNoise nz{default_generator().next_u64(), static_cast<float>(lower),
                                static_cast<float>(upper - lower)};
   Tensor xc = x.contiguous();
-  Tensor saved = record ? (inplace ? xc.detach().clone() : x) : Tensor();
+  Tensor noise = record ? make_tensor(x.sizes(), x.dtype()) : Tensor();
   const bool direct = inplace && xc.is_same(x);
   Tensor out = direct ? x : make_tensor(x.sizes(), x.dtype());
   dispatch_floating(x.dtype(), "rrelu", [&](auto tag) {
     using T = decltype(tag);
     kernels::rrelu_forward(nz, reinterpret_cast<const T*>(xc.raw_data()), reinterpret_cast<T*>(out.raw_data()),
-                           x.numel());
+                           x.numel(), record ? reinterpret_cast<T*>(noise.raw_data()) : nullptr);
   });
   std::shared_ptr<autograd::FunctionNode> node;
   if (record) {
-    node = detail::make_node("RreluWithNoiseBackward0",
-        [nz](const std::vector<Tensor>& g, autograd::FunctionNode& self) -> std::vector<Tensor> {
-          Tensor xs = self.saved(0).contiguous(), gc = g[0].contiguous();
-          Tensor gi = make_tensor(xs.sizes(), xs.dtype());
-          dispatch_floating(xs.dtype(), "rrelu backward", [&](auto tag) {
+    node = detail::make_node(inplace ? "RreluWithNoiseBackward1" : "RreluWithNoiseBackward0",
+        [](const std::vector<Tensor>& g, autograd::FunctionNode& self) -> std::vector<Tensor> {
+          Tensor ns = self.saved(0), gc = g[0].contiguous();
+          if (self.num_saved() > 1) (void)self.saved(1);  // the input's version check
+          if (gc.dtype() != ns.dtype()) gc = gc.to(ns.dtype());
+          Tensor gi = make_tensor(ns.sizes(), ns.dtype());
+          dispatch_floating(ns.dtype(), "rrelu backward", [&](auto tag) {
             using T = decltype(tag);
-            kernels::rrelu_backward(nz, reinterpret_cast<const T*>(gc.raw_data()),
-                                    reinterpret_cast<const T*>(xs.raw_data()), reinterpret_cast<T*>(gi.raw_data()),
-                                    xs.numel());
+            kernels::rrelu_backward(reinterpret_cast<const T*>(gc.raw_data()), reinterpret_cast<const T*>(ns.raw_data()),
+                                    reinterpret_cast<T*>(gi.raw_data()), ns.numel());
           });
           return {gi};
         }, {&x});
-    node->save(saved);
+    node->save(noise);
+    if (!inplace) node->save(x);
   }
   if (inplace) {
     if (!direct) {

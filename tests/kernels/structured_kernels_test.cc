@@ -355,7 +355,7 @@ TEST(KernelPrelu, MatchesLoops) {
 }
 
 // RReLU in training: SIMD and scalar paths give the same bits, whatever the thread count; the slopes are
-// uniform on [lower, upper); the backward recomputes exactly the forward's slopes.
+// uniform on [lower, upper); the recording forward's noise is dy/dx, and the backward multiplies by it.
 TEST(KernelRrelu, SimdMatchesScalarAndThreads) {
   const RreluNoise nz{0x0123456789abcdefULL, 0.125f, static_cast<float>(1.0 / 3 - 0.125)};
   for (int64_t n : {1, 7, 8, 9, 31, 64, 100, 40000, 100001}) {
@@ -366,26 +366,33 @@ TEST(KernelRrelu, SimdMatchesScalarAndThreads) {
       x[5] = -std::numeric_limits<float>::infinity();
     }
     const auto g = to_float(rand_vec(static_cast<size_t>(n), static_cast<uint32_t>(n) + 1, -1, 1));
-    std::vector<float> y_ref(x.size()), gi_ref(x.size());
+    std::vector<float> y_ref(x.size()), noise_ref(x.size()), gi_ref(x.size());
     set_reference_kernels(true);
-    rrelu_forward(nz, x.data(), y_ref.data(), n);
-    rrelu_backward(nz, g.data(), x.data(), gi_ref.data(), n);
+    rrelu_forward(nz, x.data(), y_ref.data(), n, noise_ref.data());
+    rrelu_backward(g.data(), noise_ref.data(), gi_ref.data(), n);
     set_reference_kernels(false);
     for (int threads : {1, 2}) {
       const int saved = omp_get_max_threads();
       omp_set_num_threads(threads);
-      std::vector<float> y(x.size()), gi(x.size()), yi(x);
+      std::vector<float> y(x.size()), y2(x.size()), noise(x.size()), gi(x.size()), yi(x), gg(g);
       rrelu_forward(nz, x.data(), y.data(), n);
-      rrelu_backward(nz, g.data(), x.data(), gi.data(), n);
+      rrelu_forward(nz, x.data(), y2.data(), n, noise.data());
+      rrelu_backward(g.data(), noise.data(), gi.data(), n);
+      rrelu_backward(gg.data(), noise.data(), gg.data(), n);  // in place
       rrelu_forward(nz, yi.data(), yi.data(), n);  // in place
       omp_set_num_threads(saved);
       for (size_t i = 0; i < x.size(); ++i) {
         const float slope = rrelu_slope(nz, i);
         const float want_y = x[i] <= 0 ? x[i] * slope : x[i];
         const float want_g = x[i] <= 0 ? g[i] * slope : g[i];
+        const float want_noise = x[i] <= 0 ? slope : 1.0f;
         ASSERT_EQ(std::memcmp(&y[i], &y_ref[i], 4), 0) << "n " << n << " i " << i << " threads " << threads;
+        ASSERT_EQ(std::memcmp(&y2[i], &y_ref[i], 4), 0) << "with noise, i " << i;
         ASSERT_EQ(std::memcmp(&yi[i], &y_ref[i], 4), 0) << "in place, i " << i;
+        ASSERT_EQ(noise[i], want_noise) << "i " << i;
+        ASSERT_EQ(noise_ref[i], want_noise) << "reference, i " << i;
         ASSERT_EQ(std::memcmp(&gi[i], &gi_ref[i], 4), 0) << "backward, i " << i;
+        ASSERT_EQ(std::memcmp(&gg[i], &gi_ref[i], 4), 0) << "backward in place, i " << i;
         if (std::isnan(x[i])) {
           ASSERT_TRUE(std::isnan(y[i]));
           ASSERT_EQ(gi[i], g[i]);
@@ -401,12 +408,12 @@ TEST(KernelRrelu, SimdMatchesScalarAndThreads) {
 TEST(KernelRrelu, SlopesAreUniformAndKeyed) {
   const int64_t n = 200000;
   const std::vector<float> x(static_cast<size_t>(n), -1.0f), ones(static_cast<size_t>(n), 1.0f);
-  std::vector<float> y(x.size()), y2(x.size()), gi(x.size());
+  std::vector<float> y(x.size()), y2(x.size()), noise(x.size()), gi(x.size());
   const float lower = 0.125f, upper = 1.0f / 3;
   const RreluNoise nz{42, lower, upper - lower}, nz2{43, lower, upper - lower};
-  rrelu_forward(nz, x.data(), y.data(), n);
+  rrelu_forward(nz, x.data(), y.data(), n, noise.data());
   rrelu_forward(nz2, x.data(), y2.data(), n);
-  rrelu_backward(nz, ones.data(), x.data(), gi.data(), n);
+  rrelu_backward(ones.data(), noise.data(), gi.data(), n);
   constexpr int kBins = 16;
   std::vector<double> count(kBins, 0);
   double mean = 0;

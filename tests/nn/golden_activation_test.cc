@@ -253,6 +253,20 @@ TEST(GoldenActivation, ErrorMessagesMatchPyTorch) {
               y.sum().backward();
             }),
             msg["logsigmoid_input_modified"]);
+  // RReLU's backward reads its noise; the node keeps the input as PyTorch does, for this check.
+  EXPECT_EQ(message_of([&] {
+              Tensor a = x * full_like(x, 2.0);
+              Tensor y = nn::functional::rrelu(a, 1.0 / 8, 1.0 / 3, /*training=*/true);
+              EXPECT_EQ(y.grad_fn()->name(), "RreluWithNoiseBackward0");
+              a.mul_(2.0);
+              y.sum().backward();
+            }),
+            msg["rrelu_input_modified"]);
+  {
+    Tensor a = x * 2.0;
+    nn::functional::rrelu_(a, 1.0 / 8, 1.0 / 3, /*training=*/true);
+    EXPECT_EQ(a.grad_fn()->name(), "RreluWithNoiseBackward1");  // PyTorch's in-place node
+  }
   // Tanhshrink keeps only tanh(input) (PyTorch's composite x - tanh(x)): changing the input later is allowed.
   EXPECT_EQ(message_of([&] {
               Tensor a = x * 2.0;

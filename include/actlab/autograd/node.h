@@ -107,6 +107,7 @@ class FunctionNode : public Node {
   // Saved tensors: save() before the forward result is attached, saved(i) inside the backward.
   size_t save(const Tensor& t, bool is_output = false);
   Tensor saved(size_t i) const { return saved_[i].unpack(this); }
+  size_t num_saved() const { return saved_.size(); }
 
  private:
   std::string name_;

@@ -37,8 +37,9 @@ enum class ParamType : uint8_t { Float, Bool, Int, OptionalInt, Choice };
 // For a Buffer row the scalar backward's `saved_is_output` means "saved is the buffer".
 enum class Saves : uint8_t { Input, Output, None, Buffer };
 // What the in-place variant's backward reads: the output, or a copy of the input taken before it is
-// overwritten (PyTorch's "original_self"), or nothing (no in-place variant).
-enum class InplaceSaves : uint8_t { Output, InputCopy, NotSupported };
+// overwritten (PyTorch's "original_self"), or the forward's buffer (RReLU's noise), or nothing (no in-place
+// variant).
+enum class InplaceSaves : uint8_t { Output, InputCopy, Buffer, NotSupported };
 
 struct ParamSpec {
   std::string_view name;
@@ -259,7 +260,7 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
    Saves::Input, InplaceSaves::NotSupported, nullptr, nullptr, "x if x > 0 else a * x, a learnable per channel (PReLU'(0) = a)"},
   {"RReLU", ActId::RReLU,
    {{{"lower", ParamType::Float, 1.0 / 8.0}, {"upper", ParamType::Float, 1.0 / 3.0}, {"inplace", ParamType::Bool}}}, 3,
-   Saves::Input, InplaceSaves::InputCopy, nullptr, nullptr,
+   Saves::Buffer, InplaceSaves::Buffer, nullptr, nullptr,
    "x if x > 0 else a * x, a ~ U(lower, upper) in training, (lower + upper) / 2 in eval"},
   {"GLU", ActId::GLU, {{{"dim", ParamType::Int, -1.0}}}, 1, Saves::Input, InplaceSaves::NotSupported, nullptr, nullptr,
    "a * sigmoid(b), where a and b are the two halves of the input along dim"},
@@ -268,9 +269,10 @@ inline constexpr std::array<ActivationRow, kNumActivations> kActivationTable = {
 
 constexpr const ActivationRow& activation_row(ActId id) { return kActivationTable[static_cast<int>(id)]; }
 
-// The buffer a Saves::Buffer row's recording forward keeps beside its output, from the input x, and its name.
-// LogSigmoid's is its derivative sigmoid(-x) (PyTorch keeps exp(-|x|) and the input; one tensor holding the
-// derivative makes the backward a product, memory-bound).
+// The buffer a pointwise Saves::Buffer row's recording forward keeps beside its output, from the input x, and
+// its name. LogSigmoid's is its derivative sigmoid(-x) (PyTorch keeps exp(-|x|) and the input; one tensor
+// holding the derivative makes the backward a product, memory-bound). RReLU (structured) keeps its noise
+// dy/dx in training, as PyTorch's rrelu_with_noise; in eval it is LeakyReLU with the mean slope.
 inline double saved_buffer(ActId id, double x) {
   if (id == ActId::Tanhshrink) return std::tanh(x);
   if (id == ActId::LogSigmoid) {
@@ -283,7 +285,12 @@ inline double saved_buffer(ActId id, double x) {
 // its buffer); Tanhshrink's composite keeps only tanh's output.
 inline bool buffer_guards_input(ActId id) { return id == ActId::LogSigmoid; }
 inline std::string_view saved_buffer_name(ActId id) {
-  return id == ActId::Tanhshrink ? "tanh(input)" : id == ActId::LogSigmoid ? "sigmoid(-input)" : "input";
+  switch (id) {
+    case ActId::Tanhshrink: return "tanh(input)";
+    case ActId::LogSigmoid: return "sigmoid(-input)";
+    case ActId::RReLU: return "noise dy/dx (training; eval: as LeakyReLU)";
+    default: return "input";
+  }
 }
 constexpr bool is_pointwise(ActId id) { return static_cast<int>(id) < kNumPointwise; }
 
