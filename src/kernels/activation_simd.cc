@@ -566,33 +566,35 @@ struct OpSoftsign {
   }
 };
 
-struct OpSoftshrink {
-  float gt, lt;  // x > l, x < -l as float comparisons
+// |x| > l, as a mask: x < -l || x > l with the thresholds rounded inward (FUp(-l) = -FDown(l)); false at NaN.
+HWY_INLINE hn::Mask<DF> OutsideShrink(DF d, VF x, float gt) { return hn::Gt(hn::Abs(x), hn::Set(d, gt)); }
+
+// x - l for x > l, x + l for x < -l, else 0 (NaN -> 0 as the table), with l = hi + lo the double lambd as two
+// floats: x - copysign(hi, x) - copysign(lo, x) is (x - hi) - lo or (x + hi) + lo bit for bit. kLo: lo != 0
+// (lambd not a float, e.g. 0.1); the default 0.5 needs one subtraction.
+template <bool kLo>
+struct OpSoftshrinkT {
+  float gt;  // |x| > l as a float comparison
   F2 l;
-  explicit OpSoftshrink(const ParamValues& p) : gt(FDown(p[0])), lt(FUp(-p[0])), l(Split(p[0])) {}
+  explicit OpSoftshrinkT(const ParamValues& p) : gt(FDown(p[0])), l(Split(p[0])) {}
   HWY_INLINE VF Fwd(DF d, VF x) const {
-    const VF hi = hn::Set(d, l.hi), lo = hn::Set(d, l.lo);
-    const VF up = hn::Sub(hn::Sub(x, hi), lo);
-    const VF dn = hn::Add(hn::Add(x, hi), lo);
-    return hn::IfThenElse(hn::Gt(x, hn::Set(d, gt)), up,
-                          hn::IfThenElseZero(hn::Lt(x, hn::Set(d, lt)), dn));  // NaN -> 0 as the table
+    const VF sgn = hn::And(x, hn::Set(d, -0.0f));
+    VF r = hn::Sub(x, hn::Xor(hn::Set(d, l.hi), sgn));
+    if constexpr (kLo) r = hn::Sub(r, hn::Xor(hn::Set(d, l.lo), sgn));
+    return KeepWhere(d, OutsideShrink(d, x, gt), r);
   }
   // (x < -l || x > l) ? g : 0; 0 at NaN.
-  HWY_INLINE VF Bwd(DF d, VF g, VF x) const {
-    return KeepWhere(d, hn::Or(hn::Lt(x, hn::Set(d, lt)), hn::Gt(x, hn::Set(d, gt))), g);
-  }
+  HWY_INLINE VF Bwd(DF d, VF g, VF x) const { return KeepWhere(d, OutsideShrink(d, x, gt), g); }
 };
 
 struct OpHardshrink {
-  float ge, le, lt, gt;  // x >= -l, x <= l, x < -l, x > l
-  explicit OpHardshrink(const ParamValues& p) : ge(FUp(-p[0])), le(FDown(p[0])), lt(FUp(-p[0])), gt(FDown(p[0])) {}
+  float ge, le, gt;  // x >= -l, x <= l, |x| > l
+  explicit OpHardshrink(const ParamValues& p) : ge(FUp(-p[0])), le(FDown(p[0])), gt(FDown(p[0])) {}
   // (-l <= x <= l) ? 0 : x (NaN stays NaN); backward (x < -l || x > l) ? g : 0 (0 at NaN).
   HWY_INLINE VF Fwd(DF d, VF x) const {
     return hn::IfThenZeroElse(hn::And(hn::Ge(x, hn::Set(d, ge)), hn::Le(x, hn::Set(d, le))), x);
   }
-  HWY_INLINE VF Bwd(DF d, VF g, VF x) const {
-    return KeepWhere(d, hn::Or(hn::Lt(x, hn::Set(d, lt)), hn::Gt(x, hn::Set(d, gt))), g);
-  }
+  HWY_INLINE VF Bwd(DF d, VF g, VF x) const { return KeepWhere(d, OutsideShrink(d, x, gt), g); }
 };
 
 struct OpTanhshrink {
@@ -849,7 +851,9 @@ HWY_INLINE void WithOp(ActId id, const ParamValues& p, bool from_output, F&& f) 
     case ActId::Mish: return f(OpMish(p));
     case ActId::Softplus: return f(OpSoftplus(p));
     case ActId::Softsign: return f(OpSoftsign(p));
-    case ActId::Softshrink: return f(OpSoftshrink(p));
+    case ActId::Softshrink:
+      if (Split(p[0]).lo != 0) return f(OpSoftshrinkT<true>(p));
+      return f(OpSoftshrinkT<false>(p));
     case ActId::Hardshrink: return f(OpHardshrink(p));
     case ActId::Tanhshrink:
       if (from_output) return f(OpTanhshrinkFromTanh());

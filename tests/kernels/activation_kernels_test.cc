@@ -79,6 +79,7 @@ std::vector<Case> all_cases() {
   add(ActId::Softplus, {0.5, 20.0, 0}, "Softplus(0.5,20)");
   add(ActId::Softshrink, {0.3, 0, 0}, "Softshrink(0.3)");
   add(ActId::Hardshrink, {0.3, 0, 0}, "Hardshrink(0.3)");
+  add(ActId::Hardshrink, {-0.3, 0, 0}, "Hardshrink(-0.3)");  // PyTorch allows it: y = x, dy/dx = 1
   add(ActId::Hardtanh, {-2.0, 3.0, 0}, "Hardtanh(-2,3)");
   add(ActId::Hardtanh, {-0.1, 0.7, 0}, "Hardtanh(-0.1,0.7)");
   add(ActId::Threshold, {0.1, 20.0, 0}, "Threshold(0.1,20)");
